@@ -1,0 +1,51 @@
+"""orm_magic: IPython magics that show what the SQLAlchemy ORM does.
+
+``%load_ext orm_magic`` gives a notebook one engine, ``Base`` and session, the
+``%%model`` and ``%orm_*`` magics, and below every cell the SQL it caused with
+the tables it touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+#: The live OrmMagic instance of each shell, so unload finds what load made.
+_ATTRIBUTE = "_orm_magic"
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """Called by ``%load_ext orm_magic``: create the workspace and register the magics."""
+    from .magics import OrmMagic
+
+    magics = OrmMagic(shell=shell)
+    shell.register_magics(magics)
+    shell.events.register("pre_run_cell", magics.pre_run_cell)
+    shell.events.register("post_run_cell", magics.post_run_cell)
+    setattr(shell, _ATTRIBUTE, magics)
+    magics.push_namespace()
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """Called by ``%unload_ext orm_magic``: undo everything load did."""
+    magics = getattr(shell, _ATTRIBUTE, None)
+    if magics is None:
+        return
+    for name, callback in (
+        ("pre_run_cell", magics.pre_run_cell),
+        ("post_run_cell", magics.post_run_cell),
+    ):
+        if callback in shell.events.callbacks[name]:
+            shell.events.unregister(name, callback)
+    manager = shell.magics_manager
+    for kind, names in magics.magics.items():
+        for name in names:
+            manager.magics[kind].pop(name, None)
+    manager.registry.pop(type(magics).__name__, None)
+    if magics in shell.configurables:
+        shell.configurables.remove(magics)
+    magics.pop_namespace()
+    magics._end_cell()
+    magics.workspace.close()
+    delattr(shell, _ATTRIBUTE)

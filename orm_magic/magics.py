@@ -1,0 +1,388 @@
+"""The magics: each parses its line, calls the workspace, displays a report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+from traitlets import Bool, Int, Unicode, observe
+
+from . import render
+from .capture import Capture
+from .models import run_model_cell
+from .report import CellReport
+from .workspace import TableData, Workspace, WorkspaceError, as_instances
+
+#: Names the workspace puts into the user namespace.
+NAMESPACE_NAMES = ("Base", "session", "engine")
+
+
+def split_options(line: str) -> tuple[list[str], str]:
+    """Split ``--options`` at either end of ``line`` from the expression between."""
+    tokens = line.split()
+    head: list[str] = []
+    while tokens and tokens[0].startswith("-") and tokens[0][1:2].isalpha() | (
+        tokens[0][1:2] == "-"
+    ):
+        head.append(tokens.pop(0))
+    tail: list[str] = []
+    while tokens and tokens[-1].startswith("--"):
+        tail.insert(0, tokens.pop())
+    expression = line.strip()
+    for token in head:
+        expression = expression[len(token) :].lstrip()
+    for token in reversed(tail):
+        expression = expression[: -len(token)].rstrip()
+    return head + tail, expression
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for a one-line error."""
+    orig = getattr(exc, "orig", None)  # a DBAPIError: the driver's own message
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@magics_class
+class OrmMagic(Magics):
+    """Magics that show what the SQLAlchemy ORM does, cell by cell."""
+
+    displaylimit = Int(10, help="Rows fetched (with LIMIT) for each table shown.").tag(
+        config=True
+    )
+    echo = Bool(True, help="Show the SQL section below each cell.").tag(config=True)
+    url = Unicode(
+        "sqlite://", help="Database URL used on load and by %orm_reset (env ORM_MAGIC_URL)."
+    ).tag(config=True)
+    loglimit = Int(1000, help="Statements kept in the kernel-wide log (%orm_log).").tag(
+        config=True
+    )
+    countlimit = Int(100_000, help="Rows counted at most for a table's row count.").tag(
+        config=True
+    )
+    maxitems = Int(1_000_000, help="Most objects one magic call accepts.").tag(config=True)
+    short_errors = Bool(
+        True, help="Show a user's mistake as one line; False shows the full traceback."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.workspace = Workspace(os.environ.get("ORM_MAGIC_URL") or self.url, self.loglimit)
+        self._pushed: dict[str, Any] = {}
+        self._cell: ExitStack | None = None
+        self._cell_capture: Capture | None = None
+
+    @observe("loglimit")
+    def _loglimit_changed(self, change: dict[str, Any]) -> None:
+        self.workspace.recorder.resize(change["new"])
+
+    # -- namespace ---------------------------------------------------------
+    def push_namespace(self) -> None:
+        """Put ``Base``, ``session`` and ``engine`` into the user namespace.
+
+        A user's own variable of that name is replaced, and the user is told.
+        """
+        ns = self.shell.user_ns
+        values = {
+            "Base": self.workspace.Base,
+            "session": self.workspace.session,
+            "engine": self.workspace.engine,
+        }
+        replaced = [
+            name for name in values if name in ns and ns[name] is not self._pushed.get(name)
+        ]
+        ns.update(values)
+        self._pushed = values
+        if replaced:
+            names = ", ".join(f"`{name}`" for name in replaced)
+            print(f"orm_magic: your {names} now refer to the workspace's; the old values are gone")
+
+    def pop_namespace(self) -> None:
+        """Remove what :meth:`push_namespace` put there, where it is still ours."""
+        ns = self.shell.user_ns
+        for name, value in self._pushed.items():
+            if ns.get(name) is value:
+                del ns[name]
+        self._pushed = {}
+
+    # -- running a magic ----------------------------------------------------
+    def _fail(self, message: str, exc: BaseException | None = None) -> UsageError:
+        if exc is not None and not self.short_errors:
+            raise exc
+        return UsageError(message)
+
+    def _evaluate(self, magic: str, expression: str) -> Any:
+        if not expression:
+            raise UsageError(
+                f"%{magic} needs an expression: an instance or a list of them, "
+                f"e.g. %{magic} ed_user"
+            )
+        try:
+            code = compile(expression, "<orm_magic>", "eval")
+        except SyntaxError as exc:
+            raise self._fail(
+                f"%{magic}: {expression!r} is not a Python expression ({exc.msg})", exc
+            ) from None
+        try:
+            return eval(code, self.shell.user_global_ns, self.shell.user_ns)
+        except NameError as exc:
+            raise self._fail(f"%{magic}: {exc}; define it in a cell first", exc) from None
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            raise self._fail(
+                f"%{magic}: evaluating {expression!r} raised {type(exc).__name__}: {exc}", exc
+            ) from None
+
+    def _instances(self, magic: str, expression: str) -> tuple[list[Any], bool]:
+        """The instances an expression gives, and whether it gave just one."""
+        value = self._evaluate(magic, expression)
+        try:
+            items = as_instances(value, self.maxitems)
+            return items, items[0] is value
+        except WorkspaceError as exc:
+            raise UsageError(f"%{magic}: {exc}") from None
+
+    @contextmanager
+    def _reporting(
+        self, title: str, tables: Callable[[], Iterable[str]] = tuple
+    ) -> Iterator[list[str]]:
+        """Capture the block's SQL, then display it with the tables it touched.
+
+        Yields a list for notes. A database error rolls the session back and
+        becomes one line, after the SQL that led to it is shown.
+        """
+        notes: list[str] = []
+        error: UsageError | None = None
+        with self.workspace.recorder.capture() as capture:
+            try:
+                yield notes
+            except SQLAlchemyError as exc:
+                error = self._database_error(title, exc)
+        if error is None:
+            names = list(capture.tables) + [t for t in tables() if t not in capture.tables]
+        else:
+            names = list(capture.tables)
+        self._show(CellReport.from_capture(title, capture, notes=notes), names)
+        if error is not None:
+            raise error
+
+    def _database_error(self, title: str, exc: SQLAlchemyError) -> UsageError:
+        session = self.workspace.session
+        rolled_back = False
+        if session.in_transaction() and not session.get_transaction().is_active:  # type: ignore[union-attr]
+            session.rollback()
+            rolled_back = True
+        elif getattr(exc, "orig", None) is not None:
+            session.rollback()
+            rolled_back = True
+        message = f"{title}: {type(exc).__name__}: {first_line(exc)}"
+        if rolled_back:
+            message += " — the session was rolled back; committed rows are unchanged"
+        return self._fail(message, exc)
+
+    def _show(
+        self, report: CellReport, table_names: Iterable[str] = (), sql: bool = True
+    ) -> None:
+        known = self.workspace.tables()
+        report.tables = [self._read(known[name]) for name in table_names if name in known]
+        report.show_sql = sql and self.echo
+        pending = self.workspace.pending_summary()
+        if pending:
+            report.notes.append(f"session: {pending}")
+        display(report)
+
+    def _read(self, table: Any) -> TableData:
+        return self.workspace.read_table(table, self.displaylimit, self.countlimit)
+
+    # -- cell hooks -----------------------------------------------------------
+    def pre_run_cell(self, *args: Any) -> None:
+        """Start collecting the SQL of a cell that no magic claims."""
+        self._end_cell()
+        self._cell = ExitStack()
+        self._cell_capture = self._cell.enter_context(self.workspace.recorder.capture())
+
+    def post_run_cell(self, *args: Any) -> None:
+        """Show the SQL that plain code in the cell emitted, if any."""
+        capture = self._cell_capture
+        self._end_cell()
+        if capture is None or not capture.count or not self.echo:
+            return
+        result = args[0] if args else None
+        count = getattr(result, "execution_count", None)
+        title = f"In [{count}]" if count else "this cell"
+        self._show(CellReport.from_capture(title, capture), list(capture.tables))
+
+    def _end_cell(self) -> None:
+        if self._cell is not None:
+            self._cell.close()
+        self._cell = None
+        self._cell_capture = None
+
+    # -- magics -----------------------------------------------------------------
+    @magic_arguments()
+    @argument("--drop", action="store_true", help="(reserved) rebuild the tables empty")
+    @cell_magic
+    def model(self, line: str, cell: str) -> None:
+        """Define declarative models and create their tables.
+
+        The cell runs in the user namespace. ``Base``, ``Column``, ``Integer``,
+        ``String``, ``ForeignKey``, ``relationship``, ``Mapped``,
+        ``mapped_column`` and the rest of the common ORM vocabulary work
+        without imports. Every class the cell maps gets its table created; the
+        DDL and the new, empty tables are shown.
+        """
+        parse_argstring(self.model, line)
+        shell = self.shell
+
+        def execute(source: str) -> None:
+            filename = shell.compile.cache(source, shell.execution_count)
+            code = shell.compile(source, filename, "exec")
+            exec(code, shell.user_global_ns, shell.user_ns)
+
+        try:
+            classes = run_model_cell(cell, shell.user_ns, execute)
+        except WorkspaceError as exc:
+            raise UsageError(f"%%model: {exc}") from None
+        except SyntaxError as exc:
+            raise self._fail(f"%%model: syntax error on line {exc.lineno}: {exc.msg}", exc) from None
+        except Exception as exc:
+            raise self._fail(f"%%model: the cell raised {type(exc).__name__}: {exc}", exc) from None
+        self.workspace.register(classes)
+        names = ", ".join(cls.__name__ for cls in classes)
+        tables = [t.fullname for cls in classes for t in inspect(cls).tables]
+        with self._reporting(f"%%model {names}", lambda: tables):
+            self.workspace.create_tables(classes)
+
+    def _session_op(self, magic: str, line: str, func: Callable[[list[Any]], Any]) -> Any:
+        """Evaluate the line's expression and apply ``func`` to its instances.
+
+        Returns what ``func`` returned: one item for a single instance, the
+        list for an iterable.
+        """
+        opts, expression = split_options(line)
+        args = parse_argstring(getattr(self, magic), " ".join(opts))
+        instances: list[Any] = []
+        single = False
+        result: Any = None
+
+        def touched() -> list[str]:
+            seen: dict[str, None] = {}
+            for obj in instances[: self.displaylimit]:
+                for table in inspect(obj).mapper.tables:
+                    seen.setdefault(table.fullname, None)
+            return list(seen)
+
+        with self._reporting(f"%{magic} {expression}".strip(), touched) as notes:
+            instances, single = self._instances(magic, expression)
+            result = func(instances)
+            if args.flush:
+                self.workspace.flush()
+            notes.extend(self.workspace.state_notes(instances, self.displaylimit))
+        if isinstance(result, list) and single:
+            return result[0]
+        return result
+
+    @magic_arguments()
+    @argument("--flush", action="store_true", help="flush right after adding")
+    @argument("expression", nargs="*", help="an instance, or an iterable of instances")
+    @line_magic
+    def orm_add(self, line: str) -> None:
+        """Add instances to the session (``session.add`` / ``add_all``).
+
+        No SQL is emitted until the next flush: the objects become pending.
+        """
+        self._session_op("orm_add", line, self.workspace.add)
+
+    @magic_arguments()
+    @argument("--flush", action="store_true", help="flush right after merging")
+    @argument("expression", nargs="*", help="an instance, or an iterable of instances")
+    @line_magic
+    def orm_merge(self, line: str) -> Any:
+        """Merge instances into the session (``session.merge``).
+
+        Returns the merged instance, or a list of them for an iterable.
+        """
+        return self._session_op("orm_merge", line, self.workspace.merge)
+
+    @magic_arguments()
+    @argument("--flush", action="store_true", help="flush right after deleting")
+    @argument("expression", nargs="*", help="an instance, or an iterable of instances")
+    @line_magic
+    def orm_delete(self, line: str) -> None:
+        """Mark persistent instances for deletion (``session.delete``)."""
+        self._session_op("orm_delete", line, self.workspace.delete)
+
+    def _transaction_op(self, magic: str, line: str, func: Callable[[], None]) -> None:
+        parse_argstring(getattr(self, magic), line)
+        with self._reporting(f"%{magic}"):
+            func()
+
+    @magic_arguments()
+    @line_magic
+    def orm_flush(self, line: str) -> None:
+        """Flush the session: emit the pending INSERT/UPDATE/DELETE (``session.flush``)."""
+        self._transaction_op("orm_flush", line, self.workspace.flush)
+
+    @magic_arguments()
+    @line_magic
+    def orm_commit(self, line: str) -> None:
+        """Flush and commit the session's transaction (``session.commit``)."""
+        self._transaction_op("orm_commit", line, self.workspace.commit)
+
+    @magic_arguments()
+    @line_magic
+    def orm_rollback(self, line: str) -> None:
+        """Roll back the session's transaction (``session.rollback``)."""
+        self._transaction_op("orm_rollback", line, self.workspace.rollback)
+
+    @magic_arguments()
+    @argument("models", nargs="*", help="model class names; all models when none")
+    @line_magic
+    def orm_show(self, line: str) -> None:
+        """Show the tables of the named models, or of every model, bounded by displaylimit."""
+        args = parse_argstring(self.orm_show, line)
+        models = self.workspace.all_models()
+        unknown = [name for name in args.models if name not in models]
+        if unknown:
+            known = ", ".join(sorted(models)) or "none yet; define one with %%model"
+            raise UsageError(f"%orm_show: unknown model {unknown[0]!r}; known models: {known}")
+        chosen = [models[name] for name in args.models] if args.models else list(models.values())
+        names: dict[str, None] = {}
+        for cls in chosen:
+            for table in inspect(cls).tables:
+                names.setdefault(table.fullname, None)
+        report = CellReport(title=f"%orm_show {line.strip()}".strip())
+        self._show(report, list(names), sql=False)
+
+    @magic_arguments()
+    @argument("-n", "--last", type=int, default=None, help="only the last N statements")
+    @line_magic
+    def orm_log(self, line: str) -> Any:
+        """The workspace's SQL log as a DataFrame, one row per statement, oldest first."""
+        args = parse_argstring(self.orm_log, line)
+        statements = list(self.workspace.recorder.log)
+        if args.last is not None:
+            statements = statements[-args.last :] if args.last > 0 else []
+        return render.log_frame(statements)
+
+    @magic_arguments()
+    @line_magic
+    def orm_reset(self, line: str) -> None:
+        """Start over: a fresh empty database, ``Base`` and session."""
+        parse_argstring(self.orm_reset, line)
+        self._end_cell()
+        old = self.workspace
+        self.workspace = Workspace(self.url, self.loglimit)
+        old.close()
+        self.push_namespace()
+        display(CellReport(title="%orm_reset", notes=["a fresh database, Base and session"]))
+

@@ -1,0 +1,323 @@
+"""The core magics through a real InteractiveShell."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from IPython.core.error import UsageError
+from sqlalchemy import Column, Integer, String, create_engine
+from sqlalchemy.orm import Session, declarative_base
+from sqlalchemy.pool import StaticPool
+
+from .conftest import SEED_MODEL, TYPED_MODEL
+from .helpers import log_sql, run
+
+SEED_CELLS = [
+    "ed_user = User(name='ed', fullname='Ed Jones', nickname='edsnickname')",
+    "%orm_add ed_user",
+    "ed_user.nickname = 'eddie'",
+    "%orm_merge ed_user",
+    "%orm_delete ed_user",
+    "%orm_commit",
+]
+
+
+def play_seed(ip, model=SEED_MODEL):
+    outputs = [run(ip, "%%model\n" + model)]
+    outputs += [run(ip, cell) for cell in SEED_CELLS]
+    return outputs
+
+
+def test_load_puts_workspace_in_namespace(ip):
+    for name in ("Base", "session", "engine"):
+        assert name in ip.user_ns
+    assert ip.user_ns["session"] is ip._orm_magic.workspace.session
+
+
+def test_load_says_when_it_replaces_a_user_variable(shell):
+    shell.reset(new_session=False)
+    shell.user_ns["session"] = "mine"
+    out = run(shell, "%load_ext orm_magic")
+    try:
+        assert "`session`" in out.stdout
+        assert out.stdout.count("\n") == 1
+    finally:
+        shell.run_line_magic("unload_ext", "orm_magic")
+
+
+def test_unload_removes_magics_hooks_and_names(shell):
+    shell.reset(new_session=False)
+    shell.run_line_magic("load_ext", "orm_magic")
+    shell.run_line_magic("unload_ext", "orm_magic")
+    assert "orm_add" not in shell.magics_manager.magics["line"]
+    assert "model" not in shell.magics_manager.magics["cell"]
+    assert "session" not in shell.user_ns
+    assert not any(
+        getattr(cb, "__self__", None).__class__.__name__ == "OrmMagic"
+        for cb in shell.events.callbacks["post_run_cell"]
+    )
+
+
+def test_reload_ext_gives_a_working_workspace(ip):
+    run(ip, "%reload_ext orm_magic")
+    out = run(ip, "%%model\n" + SEED_MODEL)
+    assert "CREATE TABLE users" in out.text
+    post = [cb for cb in ip.events.callbacks["post_run_cell"] if hasattr(cb, "__self__")]
+    assert sum(type(cb.__self__).__name__ == "OrmMagic" for cb in post) == 1
+
+
+@pytest.mark.parametrize("model", [SEED_MODEL, TYPED_MODEL], ids=["classic", "typed"])
+def test_seed_session(ip, model):
+    model_out, _, add_out, _, merge_out, delete_out, commit_out = play_seed(ip, model)
+    assert "CREATE TABLE users" in model_out.text
+    assert "CREATE TABLE users" in model_out.html_text
+    assert "no SQL emitted" in add_out.text
+    assert "pending" in add_out.text
+    assert "INSERT INTO users (name, fullname, nickname) VALUES (?, ?, ?)" in merge_out.text
+    assert "('ed', 'Ed Jones', 'eddie')" in merge_out.text
+    assert merge_out.result.result.nickname == "eddie"
+    assert "marked for deletion" in delete_out.text
+    assert "DELETE FROM users WHERE users.id = ?" in commit_out.text
+    assert "COMMIT" in commit_out.text
+    assert "0 rows" in commit_out.text
+
+
+def test_merge_output_is_the_merged_instance(ip):
+    play_seed(ip)
+    out = run(ip, "u = User(name='x')\n%orm_merge u")
+    assert "<User(name='x'" in repr(out.result.result)
+
+
+def test_typed_model_with_future_annotations_and_string_references(ip):
+    run(ip, "from __future__ import annotations")
+    run(
+        ip,
+        """%%model
+class Author(Base):
+    __tablename__ = 'authors'
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    books: Mapped[list["Book"]] = relationship(back_populates="author")
+
+class Book(Base):
+    __tablename__ = 'books'
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey('authors.id'))
+    author: Mapped["Author"] = relationship(back_populates="books")
+""",
+    )
+    out = run(ip, "%orm_add Author(name='a', books=[Book(), Book()]) --flush")
+    assert "INSERT INTO books" in out.text
+    assert "books: 2 rows" in out.text
+
+
+def test_users_own_declarative_base(ip):
+    run(ip, "from sqlalchemy.orm import declarative_base\nMyBase = declarative_base()")
+    out = run(
+        ip,
+        "%%model\nclass Thing(MyBase):\n    __tablename__ = 'things'\n"
+        "    id = Column(Integer, primary_key=True)\n",
+    )
+    assert "CREATE TABLE things" in out.text
+    out = run(ip, "%orm_add [Thing(), Thing()] --flush")
+    assert "things: 2 rows" in out.text
+
+
+def test_vocabulary_does_not_override_user_names(ip):
+    ip.user_ns["String"] = "my string"
+    run(ip, "%%model\n" + TYPED_MODEL)
+    assert ip.user_ns["String"] == "my string"
+
+
+def test_options_before_or_after_the_expression(ip):
+    play_seed(ip)
+    before = run(ip, "%orm_add --flush User(name='a b')")
+    after = run(ip, "%orm_add [User(name='c'), User(name='d')] --flush")
+    assert "INSERT INTO users" in before.text
+    assert "INSERT INTO users" in after.text
+
+
+def test_each_magic_has_help(ip):
+    for name in ("orm_add", "orm_merge", "orm_delete", "orm_flush", "orm_commit",
+                 "orm_rollback", "orm_show", "orm_log", "orm_reset"):
+        doc = ip.magics_manager.magics["line"][name].__doc__
+        assert doc and f"%{name}" in doc and len(doc.split("\n\n")) >= 3, name
+    assert "Define declarative models" in ip.magics_manager.magics["cell"]["model"].__doc__
+
+
+# -- the rule: the log equals plain SQLAlchemy's ---------------------------------
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not str(record.msg).startswith("["):  # "[generated in ...] params" lines
+            self.lines.append(record.getMessage().strip())
+
+
+def plain_sqlalchemy_seed() -> list[str]:
+    engine = create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    handler = _Records()
+    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        Base = declarative_base()
+
+        class User(Base):
+            __tablename__ = "users"
+            id = Column(Integer, primary_key=True)
+            name = Column(String)
+            fullname = Column(String)
+            nickname = Column(String)
+
+        Base.metadata.create_all(engine)
+        session = Session(engine)
+        ed_user = User(name="ed", fullname="Ed Jones", nickname="edsnickname")
+        session.add(ed_user)
+        ed_user.nickname = "eddie"
+        session.merge(ed_user)
+        session.delete(ed_user)
+        session.commit()
+        session.add_all([User(name="a"), User(name="b")])
+        session.flush()
+        session.query(User).all()
+        session.rollback()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.WARNING)
+    return handler.lines
+
+
+def test_log_equals_plain_sqlalchemy(ip):
+    play_seed(ip)
+    run(ip, "%orm_add [User(name='a'), User(name='b')] --flush")
+    run(ip, "session.query(User).all()")
+    run(ip, "%orm_rollback")
+    assert log_sql(ip) == plain_sqlalchemy_seed()
+
+
+def test_display_reads_flushed_rows_and_keeps_them(ip):
+    play_seed(ip)
+    out = run(ip, "%orm_add User(name='kept') --flush")
+    assert "kept" in out.text
+    # the display neither rolled back nor committed the flushed row
+    assert ip.user_ns["session"].in_transaction()
+    out = run(ip, "%orm_show User")
+    assert "kept" in out.text
+    out = run(ip, "%orm_rollback")
+    assert "ROLLBACK" in out.text
+    assert "kept" not in out.text
+
+
+def test_display_after_commit_leaves_no_transaction_open(ip):
+    play_seed(ip)
+    run(ip, "%orm_add User(name='z')")
+    run(ip, "%orm_commit")
+    run(ip, "%orm_show")
+    session = ip.user_ns["session"]
+    assert not session.in_transaction()
+    assert ip._orm_magic.workspace._session_connection is None
+
+
+def test_plain_cell_shows_its_sql_once(ip):
+    play_seed(ip)
+    out = run(ip, "session.get(User, 99)")
+    assert len(out.outputs) == 1
+    assert "SELECT users.id" in out.text
+    mixed = run(ip, "x = User(name='m')\n%orm_add x --flush\nsession.query(User).count()")
+    sql = mixed.text
+    assert sql.count("INSERT INTO users") == 1
+    assert "count(*)" in sql
+
+
+def test_plain_cell_without_sql_shows_nothing(ip):
+    play_seed(ip)
+    out = run(ip, "1 + 1")
+    assert out.outputs == []
+
+
+def test_executemany_and_insertmanyvalues_parameters_are_captured(ip):
+    play_seed(ip)
+    out = run(ip, "%orm_add [User(name=f'n{i}') for i in range(5)] --flush")
+    assert "'n0'" in out.text and "'n4'" in out.text
+    run(ip, "%orm_commit")
+    out = run(ip, "for u in session.query(User).all(): u.nickname = 'k' + u.name\nsession.flush()")
+    assert "UPDATE users SET nickname=? WHERE users.id = ?" in out.text
+    assert "'kn0'" in out.text
+
+
+def test_orm_log_dataframe(ip):
+    play_seed(ip)
+    frame = ip.run_line_magic("orm_log", "")
+    assert {"statement", "parameters"} <= set(frame.columns)
+    assert frame["statement"].iloc[0] == "BEGIN (implicit)"
+    assert list(frame["statement"]) == log_sql(ip)
+
+
+def test_orm_reset_gives_fresh_workspace(ip):
+    play_seed(ip)
+    old = ip.user_ns["session"]
+    run(ip, "%orm_reset")
+    assert ip.user_ns["session"] is not old
+    assert ip._orm_magic.workspace.all_models() == {}
+
+
+def test_config_displaylimit_bounds_with_limit(ip):
+    play_seed(ip)
+    run(ip, "%config OrmMagic.displaylimit = 3")
+    run(ip, "%orm_add [User(name=f'u{i}') for i in range(25)]")
+    out = run(ip, "%orm_commit")
+    table = out.text.split("-- users: ")[1]
+    assert table.startswith("first 3 of 25 rows")
+    assert "u2" in table and "u3" not in table
+    assert "LIMIT" not in out.text  # the display query itself is never shown
+
+
+def test_echo_false_hides_sql(ip):
+    play_seed(ip)
+    run(ip, "%config OrmMagic.echo = False")
+    out = run(ip, "%orm_add User(name='q') --flush")
+    assert "INSERT" not in out.text
+    assert "q" in out.text
+    assert run(ip, "session.get(User, 1)").outputs == []
+
+
+# -- errors are one line --------------------------------------------------------------
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("orm_add nobody", "name 'nobody' is not defined"),
+        ("orm_add 'text'", "'str' object is not a mapped instance; define its class with %%model"),
+        ("orm_add User", "User is a class, not an instance"),
+        ("orm_add", "needs an expression"),
+        ("orm_add (", "not a Python expression"),
+        ("orm_add [1, 2]", "not a mapped instance"),
+        ("orm_show Nope", "unknown model 'Nope'"),
+        ("orm_add ed_user --flsh", "unrecognized arguments"),
+    ],
+)
+def test_user_mistakes_are_one_line(ip, line, message):
+    play_seed(ip)
+    name, _, rest = line.partition(" ")
+    with pytest.raises(UsageError, match=None) as info:
+        ip.run_line_magic(name, rest)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert run(ip, "%orm_add User(name='still works') --flush").text
+
+
+def test_model_cell_that_maps_nothing(ip):
+    with pytest.raises(UsageError, match="mapped no class"):
+        ip.run_cell_magic("model", "", "x = 1")
+
+
+def test_mistake_in_a_cell_shows_no_traceback(ip):
+    play_seed(ip)
+    out = run(ip, "%orm_add nobody", ok=False)
+    assert "UsageError" in out.stderr
+    assert "Traceback" not in out.stderr
