@@ -14,6 +14,7 @@ display time.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from collections import deque
@@ -32,6 +33,13 @@ DISPLAY_OPTION = "orm_magic_display"
 #: are kept per statement. The rest is counted, not stored.
 PARAMETER_LIMIT = 20
 
+#: Execution option that names the relationship a load is for (``Author.books``).
+LOADER_OPTION = "orm_magic_loader"
+
+#: How many distinct SELECT texts one capture counts repeats of; a block that
+#: emits more distinct ones than this stops counting new ones.
+REPEAT_KEYS = 200
+
 
 @dataclass
 class Statement:
@@ -48,6 +56,20 @@ class Statement:
     rowcount: int | None = None
     table: str | None = None  # target table of an INSERT/UPDATE/DELETE
     is_transaction: bool = False  # BEGIN (implicit) / COMMIT / ROLLBACK
+    #: the relationship this SELECT loads, e.g. ``Author.books`` (see LOADER_OPTION)
+    loader: str | None = None
+
+
+@dataclass
+class Repeat:
+    """One SELECT text as sent again and again within a capture."""
+
+    sql: str
+    count: int
+    first_parameters: Any
+    #: True once a later execution had parameters unlike the first's
+    varied: bool = False
+    loader: str | None = None
 
 
 @dataclass
@@ -66,17 +88,42 @@ class Capture:
     tables: dict[str, None] = field(default_factory=dict)  # ordered set
     elapsed: float = 0.0  # summed database time
     rowcount: int = 0  # summed rows affected by DML
+    #: SELECT texts and how often each was sent, at most REPEAT_KEYS of them
+    repeats: dict[str, Repeat] = field(default_factory=dict)
 
     def add(self, statement: Statement) -> None:
         self.count += 1
         if statement.table is not None:
             self.tables.setdefault(statement.table, None)
+        elif not statement.is_transaction and statement.sql[:6].upper() == "SELECT":
+            self._count_repeat(statement)
         if len(self.head) < self.keep:
             self.head.append(statement)
             return
         self.tail.append(statement)
         if len(self.tail) > self.keep:
             self.tail.popleft()
+
+    def _count_repeat(self, statement: Statement) -> None:
+        # One dict lookup per SELECT; the parameters are compared, not copied.
+        repeat = self.repeats.get(statement.sql)
+        if repeat is None:
+            if len(self.repeats) < REPEAT_KEYS:
+                self.repeats[statement.sql] = Repeat(
+                    statement.sql, 1, statement.parameters, loader=statement.loader
+                )
+            return
+        repeat.count += 1
+        if not repeat.varied and statement.parameters != repeat.first_parameters:
+            repeat.varied = True
+        if repeat.loader is None:
+            repeat.loader = statement.loader
+
+    def repeated(self, threshold: int) -> list[Repeat]:
+        """SELECTs sent at least ``threshold`` times with differing parameters (N+1)."""
+        if threshold <= 1:
+            threshold = 2
+        return [r for r in self.repeats.values() if r.count >= threshold and r.varied]
 
     def finish(self) -> None:
         """Sum durations and affected rows once the block is over."""
@@ -111,6 +158,15 @@ def _bounded(parameters: Any, executemany: bool) -> tuple[Any, int]:
     return parameters, 0
 
 
+_DML = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([\w.\"`\[\]]+)", re.I)
+
+
+def dml_table_of(sql: str | None) -> str | None:
+    """The target table named by an INSERT/UPDATE/DELETE statement's text."""
+    match = _DML.match(sql or "")
+    return match.group(1).strip('"`[]') if match else None
+
+
 def _dml_table(context: Any) -> str | None:
     compiled = getattr(context, "compiled", None)
     statement = getattr(compiled, "statement", None)
@@ -118,6 +174,24 @@ def _dml_table(context: Any) -> str | None:
         return None
     table = getattr(statement, "table", None)
     return getattr(table, "fullname", None) or getattr(table, "name", None)
+
+
+def tag_relationship_load(orm_execute_state: Any) -> None:
+    """``do_orm_execute`` listener: name the relationship a load is for.
+
+    The name travels as an execution option to the cursor event, where the
+    statement is recorded; it does not change the SQL.
+    """
+    if not orm_execute_state.is_relationship_load:
+        return
+    path = orm_execute_state.loader_strategy_path
+    prop = getattr(path, "prop", None)
+    parent = getattr(prop, "parent", None)
+    if prop is None or parent is None:
+        return
+    orm_execute_state.update_execution_options(
+        **{LOADER_OPTION: f"{parent.class_.__name__}.{prop.key}"}
+    )
 
 
 class StatementRecorder:
@@ -145,6 +219,12 @@ class StatementRecorder:
         ]
         for name, fn in self._listeners:
             event.listen(engine, name, fn)
+        # "BEGIN (implicit)" must be recorded before any BEGIN that another
+        # begin listener emits (the pysqlite fix does), as echo logs it first:
+        # move the other begin listeners behind ours.
+        for fn in [f for f in engine.dispatch.begin if f != self._begin]:
+            event.remove(engine, "begin", fn)
+            event.listen(engine, "begin", fn)
 
     def close(self) -> None:
         """Stop listening on the engine."""
@@ -204,6 +284,7 @@ class StatementRecorder:
             parameters_omitted=omitted,
             started=time.time(),
             table=_dml_table(context),
+            loader=None if context is None else context.execution_options.get(LOADER_OPTION),
         )
         if context is not None:
             context._orm_magic_record = record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -16,10 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from traitlets import Bool, Int, Unicode, observe
 
 from . import render
-from .capture import Capture
-from .models import run_model_cell
+from .capture import Capture, dml_table_of
+from .models import ModelRunner
 from .report import CellReport
-from .workspace import TableData, Workspace, WorkspaceError, as_instances
+from .unitofwork import attach, session_states
+from .urls import safe_url
+from .workspace import TableData, Workspace, WorkspaceError, as_instances, is_memory_url
 
 #: Names the workspace puts into the user namespace.
 NAMESPACE_NAMES = ("Base", "session", "engine")
@@ -42,6 +45,28 @@ def split_options(line: str) -> tuple[list[str], str]:
     for token in reversed(tail):
         expression = expression[: -len(token)].rstrip()
     return head + tail, expression
+
+
+@dataclass
+class Reported:
+    """What a magic adds to its report while it runs."""
+
+    title: str
+    notes: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # shown besides those written to
+
+
+def describe_error(exc: BaseException) -> str:
+    """``IntegrityError in users: UNIQUE constraint failed: users.id; values (1, 'a')``."""
+    text = f"{type(exc).__name__}"
+    table = dml_table_of(getattr(exc, "statement", None))
+    if table:
+        text += f" in table {table}"
+    text += f": {first_line(exc)}"
+    params = getattr(exc, "params", None)
+    if params:
+        text += f"; values {render.shorten(repr(params), 200)}"
+    return text
 
 
 def first_line(exc: BaseException) -> str:
@@ -72,13 +97,27 @@ class OrmMagic(Magics):
     short_errors = Bool(
         True, help="Show a user's mistake as one line; False shows the full traceback."
     ).tag(config=True)
+    nplusone_threshold = Int(
+        5, help="Runs of one SELECT with different parameters that a cell reports as N+1 "
+        "(0 turns it off)."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.workspace = Workspace(os.environ.get("ORM_MAGIC_URL") or self.url, self.loglimit)
+        try:
+            self.workspace = Workspace(self.initial_url(), self.loglimit)
+        except WorkspaceError as exc:
+            raise UsageError(f"orm_magic: {exc}") from None
         self._pushed: dict[str, Any] = {}
         self._cell: ExitStack | None = None
         self._cell_capture: Capture | None = None
+        self._runner: ModelRunner | None = None
+
+    def initial_url(self) -> str:
+        """The URL to load with: ``%config OrmMagic.url`` if set, else ``ORM_MAGIC_URL``."""
+        if "url" in self.config.get("OrmMagic", {}):
+            return self.url
+        return os.environ.get("ORM_MAGIC_URL") or self.url
 
     @observe("loglimit")
     def _loglimit_changed(self, change: dict[str, Any]) -> None:
@@ -152,52 +191,66 @@ class OrmMagic(Magics):
             raise UsageError(f"%{magic}: {exc}") from None
 
     @contextmanager
-    def _reporting(
-        self, title: str, tables: Callable[[], Iterable[str]] = tuple
-    ) -> Iterator[list[str]]:
+    def _reporting(self, title: str, tables: Callable[[], Iterable[str]] = tuple) -> Iterator[Reported]:
         """Capture the block's SQL, then display it with the tables it touched.
 
-        Yields a list for notes. A database error rolls the session back and
-        becomes one line, after the SQL that led to it is shown.
+        Yields a :class:`Reported` for notes and a better title. A session left
+        failed by earlier code is rolled back first, and said so. A database
+        error rolls the session back and becomes one line, after the SQL that
+        led to it is shown. Any other exception propagates with nothing shown.
         """
-        notes: list[str] = []
+        reported = Reported(title)
         error: UsageError | None = None
         with self.workspace.recorder.capture() as capture:
+            recovered = self.workspace.recover()
+            if recovered:
+                reported.notes.append(
+                    f"the session's transaction had failed earlier; rolled back first ({recovered})"
+                )
             try:
-                yield notes
+                yield reported
             except SQLAlchemyError as exc:
-                error = self._database_error(title, exc)
+                error = self._database_error(reported.title, exc, reported)
+        names = list(capture.tables)
         if error is None:
-            names = list(capture.tables) + [t for t in tables() if t not in capture.tables]
-        else:
-            names = list(capture.tables)
-        self._show(CellReport.from_capture(title, capture, notes=notes), names)
+            names += [t for t in [*tables(), *reported.tables] if t not in names]
+        report = CellReport.from_capture(reported.title, capture, notes=reported.notes)
+        self._show(report, names)
         if error is not None:
             raise error
 
-    def _database_error(self, title: str, exc: SQLAlchemyError) -> UsageError:
-        session = self.workspace.session
-        rolled_back = False
-        if session.in_transaction() and not session.get_transaction().is_active:  # type: ignore[union-attr]
-            session.rollback()
-            rolled_back = True
-        elif getattr(exc, "orig", None) is not None:
-            session.rollback()
-            rolled_back = True
-        message = f"{title}: {type(exc).__name__}: {first_line(exc)}"
-        if rolled_back:
-            message += " — the session was rolled back; committed rows are unchanged"
+    def _database_error(
+        self, title: str, exc: SQLAlchemyError, reported: Reported
+    ) -> UsageError:
+        """Roll back after a failed statement or flush; one line saying what and why."""
+        outcome = self.workspace.recover(force=getattr(exc, "orig", None) is not None)
+        message = f"{title}: {describe_error(exc)}"
+        if outcome:
+            message += f" — rolled back ({outcome}); committed rows are unchanged"
+            reported.notes.append(f"rolled back: {outcome}")
         return self._fail(message, exc)
 
     def _show(
         self, report: CellReport, table_names: Iterable[str] = (), sql: bool = True
     ) -> None:
         known = self.workspace.tables()
-        report.tables = [self._read(known[name]) for name in table_names if name in known]
+        shown = [known[name] for name in table_names if name in known]
+        # the unit of work beside each table, read from memory: no SQL
+        states = session_states(self.workspace.session) if shown else []
+        report.tables = [
+            attach(self._read(table), table, states, self.displaylimit) for table in shown
+        ]
         report.show_sql = sql and self.echo
+        report.nplusone_threshold = self.nplusone_threshold
         pending = self.workspace.pending_summary()
         if pending:
             report.notes.append(f"session: {pending}")
+        lost = self.workspace.take_reconnects()  # counted after the displays' reads too
+        if lost:
+            report.notes.append(
+                "the connection to the database was lost and re-established (pool_pre_ping); "
+                "committed rows are kept, work not yet committed was rolled back"
+            )
         display(report)
 
     def _read(self, table: Any) -> TableData:
@@ -240,7 +293,7 @@ class OrmMagic(Magics):
         without imports. Every class the cell maps gets its table created; the
         DDL and the new, empty tables are shown.
         """
-        parse_argstring(self.model, line)
+        args = parse_argstring(self.model, line)
         shell = self.shell
 
         def execute(source: str) -> None:
@@ -248,19 +301,34 @@ class OrmMagic(Magics):
             code = shell.compile(source, filename, "exec")
             exec(code, shell.user_global_ns, shell.user_ns)
 
-        try:
-            classes = run_model_cell(cell, shell.user_ns, execute)
-        except WorkspaceError as exc:
-            raise UsageError(f"%%model: {exc}") from None
-        except SyntaxError as exc:
-            raise self._fail(f"%%model: syntax error on line {exc.lineno}: {exc.msg}", exc) from None
-        except Exception as exc:
-            raise self._fail(f"%%model: the cell raised {type(exc).__name__}: {exc}", exc) from None
-        self.workspace.register(classes)
-        names = ", ".join(cls.__name__ for cls in classes)
-        tables = [t.fullname for cls in classes for t in inspect(cls).tables]
-        with self._reporting(f"%%model {names}", lambda: tables):
-            self.workspace.create_tables(classes)
+        runner = self._model_runner()
+        with self._reporting("%%model") as reported:
+            try:
+                run = runner.run(cell, shell.user_ns, execute, drop=args.drop)
+            except WorkspaceError as exc:
+                raise UsageError(f"%%model: {exc}") from None
+            except SyntaxError as exc:
+                raise self._fail(
+                    f"%%model: syntax error on line {exc.lineno}: {exc.msg}", exc
+                ) from None
+            except Exception as exc:
+                raise self._fail(
+                    f"%%model: the cell raised {type(exc).__name__}: {first_line(exc)}; "
+                    "the earlier models are unchanged",
+                    exc,
+                ) from None
+            reported.title = "%%model " + ", ".join(cls.__name__ for cls in run.classes)
+            reported.notes.extend(run.notes)
+            reported.notes.extend(change.describe() for change in run.changes)
+            reported.tables.extend(t.fullname for c in run.classes for t in inspect(c).tables)
+            self.workspace.create_tables(run.classes)
+
+    def _model_runner(self) -> ModelRunner:
+        runner = self._runner
+        if runner is None:
+            runner = self._runner = ModelRunner(self.workspace)
+        runner.workspace = self.workspace  # the book of model cells outlives a reconnect
+        return runner
 
     def _session_op(self, magic: str, line: str, func: Callable[[list[Any]], Any]) -> Any:
         """Evaluate the line's expression and apply ``func`` to its instances.
@@ -281,12 +349,12 @@ class OrmMagic(Magics):
                     seen.setdefault(table.fullname, None)
             return list(seen)
 
-        with self._reporting(f"%{magic} {expression}".strip(), touched) as notes:
+        with self._reporting(f"%{magic} {expression}".strip(), touched) as reported:
             instances, single = self._instances(magic, expression)
             result = func(instances)
             if args.flush:
                 self.workspace.flush()
-            notes.extend(self.workspace.state_notes(instances, self.displaylimit))
+            reported.notes.extend(self.workspace.state_notes(instances, self.displaylimit))
         if isinstance(result, list) and single:
             return result[0]
         return result
@@ -375,14 +443,68 @@ class OrmMagic(Magics):
         return render.log_frame(statements)
 
     @magic_arguments()
+    @argument("--yes", action="store_true", help="really drop the models' tables")
     @line_magic
     def orm_reset(self, line: str) -> None:
-        """Start over: a fresh empty database, ``Base`` and session."""
-        parse_argstring(self.orm_reset, line)
+        """Start over: a fresh empty database, ``Base`` and session.
+
+        On a database that is not in memory (a file, a server) this drops the
+        tables of the workspace's own models, and no other table, so it asks
+        for ``--yes`` first.
+        """
+        args = parse_argstring(self.orm_reset, line)
+        url = self.workspace.url
         self._end_cell()
+        note = "a fresh database, Base and session"
+        if not is_memory_url(url):
+            tables = sorted(self.workspace.tables())
+            if not args.yes:
+                raise UsageError(
+                    f"%orm_reset drops the tables {', '.join(tables) or '(none yet)'} on "
+                    f"{safe_url(url)}; run %orm_reset --yes to do so"
+                )
+            self.workspace.session.close()
+            with self._reporting("%orm_reset --yes"):
+                self.workspace.drop_own_tables()
+            note = f"dropped {', '.join(tables) or 'no tables'}; a fresh Base and session"
         old = self.workspace
-        self.workspace = Workspace(self.url, self.loglimit)
+        self.workspace = Workspace(url, self.loglimit)
         old.close()
         self.push_namespace()
-        display(CellReport(title="%orm_reset", notes=["a fresh database, Base and session"]))
+        display(CellReport(title="%orm_reset", notes=[note]))
+
+    # -- connecting ---------------------------------------------------------------
+    @magic_arguments()
+    @argument("url", nargs="?", help="a SQLAlchemy URL; none shows the current connection")
+    @line_magic
+    def orm_connect(self, line: str) -> None:
+        """Connect the workspace to a database: ``%orm_connect postgresql+psycopg://u:p@host/db``.
+
+        Any SQLAlchemy URL works: ``sqlite://`` (in memory), ``sqlite:///file.db``,
+        ``postgresql+psycopg://user:password@host:port/db``. The connection is
+        tested first; the tables of every model defined so far are created
+        where missing, and ``engine`` and ``session`` are replaced in the
+        namespace. A URL that fails leaves the workspace where it was. Without
+        a URL, shows the current connection. Passwords are never shown.
+        """
+        args = parse_argstring(self.orm_connect, line)
+        if not args.url:
+            title = f"%orm_connect: connected to {safe_url(self.workspace.url)}"
+            display(CellReport(title=title, notes=self._connection_notes()))
+            return
+        self._end_cell()
+        try:
+            capture = self.workspace.connect(args.url)
+        except WorkspaceError as exc:
+            raise self._fail(f"%orm_connect: {exc}", exc) from None
+        self.push_namespace()
+        report = CellReport.from_capture(
+            f"%orm_connect {safe_url(args.url)}", capture, notes=self._connection_notes()
+        )
+        self._show(report, sorted(self.workspace.tables()))
+
+    def _connection_notes(self) -> list[str]:
+        engine = self.workspace.engine
+        models = ", ".join(sorted(self.workspace.all_models())) or "none yet"
+        return [f"connected to {safe_url(engine.url)} ({engine.dialect.name}); models: {models}"]
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime
 import html
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .capture import Statement
+from .unitofwork import DELETED, MODIFIED, NEW, Change
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,7 +96,8 @@ def table_frame(data: TableData) -> pd.DataFrame:
     """The rows of ``data`` as a DataFrame, built from the fetched rows."""
     import pandas as pd
 
-    return pd.DataFrame.from_records(data.rows, columns=data.columns)
+    # object columns: an integer column with a NULL stays integers, not floats
+    return pd.DataFrame.from_records(data.rows, columns=data.columns).astype(object)
 
 
 def row_count_text(data: TableData) -> str:
@@ -104,13 +107,92 @@ def row_count_text(data: TableData) -> str:
     shown = len(data.rows)
     noun = "row" if data.total == 1 else "rows"
     if data.total is not None and shown >= data.total:
-        return f"{total} {noun}"
-    return f"first {shown:,} of {total} {noun}"
+        text = f"{total} {noun}"
+    else:
+        text = f"first {shown:,} of {total} {noun}"
+    if data.session is not None:
+        text += f" · {session_counts_text(data)}"
+    return text
+
+
+def session_counts_text(data: TableData) -> str:
+    """``unflushed: 1 new, 2 modified`` for a table the session has changes to."""
+    counts = data.session.counts
+    parts = [f"{counts[s]:,} {s}" for s in (NEW, MODIFIED, DELETED) if counts.get(s)]
+    text = "unflushed: " + ", ".join(parts)
+    if data.session.omitted:
+        text += f" ({data.session.omitted:,} not shown)"
+    return text
+
+
+def cell_text(value: Any) -> str:
+    """One value of a session-marked table as text; a change reads ``old → new``."""
+    if isinstance(value, Change):
+        return f"{cell_text(value.old)} → {cell_text(value.new)}"
+    return "NULL" if value is None else str(value)
+
+
+def session_records(data: TableData) -> list[tuple[str, tuple[Any, ...]]]:
+    """(state, values) per row: database rows (marked where the session changed
+    them), then the session's rows the database does not show."""
+    view = data.session
+    records = []
+    for index, row in enumerate(data.rows):
+        mark = view.marks.get(index)
+        records.append((mark.state, mark.values) if mark else ("", row))
+    records.extend((row.state, row.values) for row in view.extra)
+    return records
+
+
+#: Row and cell styles of the session's marks; colours readable on light and dark themes.
+_ROW_STYLE = {
+    NEW: "background:rgba(46,160,67,.18)",
+    DELETED: "background:rgba(248,81,73,.15)",
+    MODIFIED: "",
+}
+_CHANGE_STYLE = "background:rgba(210,153,34,.25)"
+
+
+def _session_cell_html(value: Any, state: str) -> str:
+    if isinstance(value, Change):
+        return (
+            f'<td style="{_CHANGE_STYLE}"><s>{html.escape(cell_text(value.old))}</s> → '
+            f"<b>{html.escape(cell_text(value.new))}</b></td>"
+        )
+    text = html.escape(cell_text(value))
+    return f"<td><s>{text}</s></td>" if state == DELETED else f"<td>{text}</td>"
+
+
+def session_table_html(data: TableData) -> str:
+    """The rows of a table the session has changes to, with a ``state`` column."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["state", *data.columns])
+    body = []
+    for state, values in session_records(data):
+        cells = "".join(_session_cell_html(v, state) for v in values)
+        label = f"<td><i>{html.escape(state)}</i></td>" if state else "<td></td>"
+        body.append(f'<tr style="{_ROW_STYLE.get(state, "")}">{label}{cells}</tr>')
+    return (
+        '<table class="dataframe" border="0"><thead><tr style="text-align:right">'
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def session_frame(data: TableData) -> pd.DataFrame:
+    """The rows of ``data`` with a leading ``state`` column, changes as ``old → new``."""
+    import pandas as pd
+
+    records = [
+        (state, *(cell_text(v) if isinstance(v, Change) else v for v in values))
+        for state, values in session_records(data)
+    ]
+    return pd.DataFrame.from_records(records, columns=["state", *data.columns]).astype(object)
 
 
 def table_html(data: TableData) -> str:
-    frame = table_frame(data)
-    body = frame.to_html(index=False, escape=True, border=0, na_rep="NULL")
+    if data.session is not None:
+        body = session_table_html(data)
+    else:
+        body = table_frame(data).to_html(index=False, escape=True, border=0, na_rep="NULL")
     return (
         f'<div style="margin:.4em 0 .2em 0"><b>{html.escape(data.name)}</b> '
         f'<span style="opacity:.7">· {html.escape(row_count_text(data))}</span></div>'
@@ -120,11 +202,46 @@ def table_html(data: TableData) -> str:
 
 def table_text(data: TableData) -> str:
     header = f"-- {data.name}: {row_count_text(data)}"
-    frame = table_frame(data)
+    frame = session_frame(data) if data.session is not None else table_frame(data)
     if frame.empty:
         columns = ", ".join(data.columns)
         return f"{header}\n   ({columns})"
     body = frame.to_string(index=False, na_rep="NULL")
+    return f"{header}\n" + "\n".join("   " + line for line in body.splitlines())
+
+
+@dataclass
+class Frame:
+    """A small table for an inspection view: caption, columns, rows, a note."""
+
+    caption: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    note: str = ""  # e.g. "first 10 of 25"
+
+
+def frame_html(frame: Frame) -> str:
+    """``frame`` as an escaped HTML table under its caption."""
+    import pandas as pd
+
+    note = f' <span style="opacity:.7">· {html.escape(frame.note)}</span>' if frame.note else ""
+    head = f'<div style="margin:.4em 0 .2em 0"><b>{html.escape(frame.caption)}</b>{note}</div>'
+    if not frame.rows:
+        return head
+    table = pd.DataFrame.from_records(frame.rows, columns=frame.columns)
+    body = table.to_html(index=False, escape=True, border=0, na_rep="NULL")
+    return f'{head}<div style="overflow-x:auto">{body}</div>'
+
+
+def frame_text(frame: Frame) -> str:
+    """``frame`` as text under a ``-- caption`` line."""
+    import pandas as pd
+
+    header = f"-- {frame.caption}" + (f": {frame.note}" if frame.note else "")
+    if not frame.rows:
+        return header
+    table = pd.DataFrame.from_records(frame.rows, columns=frame.columns)
+    body = table.to_string(index=False, na_rep="NULL")
     return f"{header}\n" + "\n".join("   " + line for line in body.splitlines())
 
 

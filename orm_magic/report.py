@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass, field
 
 from . import render
-from .capture import Capture, Statement
+from .capture import Capture, Repeat, Statement
 from .workspace import TableData
 
 
@@ -27,9 +27,16 @@ class CellReport:
     notes: list[str] = field(default_factory=list)
     tables: list[TableData] = field(default_factory=list)
     show_sql: bool = True
+    #: SELECTs sent more than once with different parameters (N+1 candidates)
+    repeats: list[Repeat] = field(default_factory=list)
+    #: how many repeats of one SELECT make an N+1 report; 0 turns it off
+    nplusone_threshold: int = 5
+    #: other small tables to show (a query's result)
+    frames: list[render.Frame] = field(default_factory=list)
 
     @classmethod
     def from_capture(cls, title: str, capture: Capture, **kwargs: object) -> CellReport:
+        """A report of the statements ``capture`` holds."""
         return cls(
             title=title,
             statements=capture.statements,
@@ -37,6 +44,7 @@ class CellReport:
             count=capture.count,
             rowcount=capture.rowcount,
             elapsed=capture.elapsed,
+            repeats=capture.repeated(2),
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -65,14 +73,33 @@ class CellReport:
             f"{self.elapsed * 1000:.1f} ms in the database"
         )
 
+    @property
+    def nplusone(self) -> list[Repeat]:
+        """The repeats that reach the threshold: the N+1 pattern."""
+        if self.nplusone_threshold <= 0:
+            return []
+        return [r for r in self.repeats if r.count >= self.nplusone_threshold]
+
+    def nplusone_notes(self) -> list[str]:
+        """One line per N+1 pattern found, naming the relationship where known."""
+        notes = []
+        for repeat in self.nplusone:
+            times = f"the same SELECT ran {repeat.count:,} times with different parameters"
+            if repeat.loader:
+                notes.append(
+                    f"N+1: {times}, lazy-loading {repeat.loader} once per object; "
+                    f"load it up front with selectinload({repeat.loader})"
+                )
+            else:
+                sql = " ".join(repeat.sql.split())
+                notes.append(f"N+1: {times}: {render.shorten(sql, 80)}")
+        return notes
+
     # -- rendering --------------------------------------------------------
     def _repr_html_(self) -> str:
         parts = [f'<div class="orm-magic {render.NO_MATH}" style="font-size:13px">']
         if self.show_sql:
-            parts.append(
-                f'<div style="opacity:.75">{html.escape(self.title)} — '
-                f"{html.escape(self.summary())}</div>"
-            )
+            parts.append(f'<div style="opacity:.75">{html.escape(self.title)}</div>')
             if self.statements:
                 blocks = [render.statement_html(s) for s in self.head]
                 if self.omitted:
@@ -84,21 +111,35 @@ class CellReport:
                     + "\n".join(blocks)
                     + "</pre>"
                 )
+        parts.extend(
+            '<div style="color:#b35900;font-weight:bold">⚠ ' + html.escape(note) + "</div>"
+            for note in self.nplusone_notes()
+        )
         parts.extend(f"<div>{html.escape(note)}</div>" for note in self.notes)
+        parts.extend(render.frame_html(frame) for frame in self.frames)
         parts.extend(render.table_html(table) for table in self.tables)
+        if self.show_sql:
+            parts.append(
+                '<div style="opacity:.75;margin-top:.3em;border-top:1px solid rgba(128,128,128,.3)">'
+                f"{html.escape(self.summary())}</div>"
+            )
         parts.append("</div>")
         return "".join(parts)
 
     def __repr__(self) -> str:
         lines: list[str] = []
         if self.show_sql:
-            lines.append(f"-- {self.title}: {self.summary()}")
+            lines.append(f"-- {self.title}")
             lines.extend(render.statement_text(s) for s in self.head)
             if self.omitted:
                 lines.append(f"-- … {self.omitted:,} statements not shown …")
                 lines.extend(render.statement_text(s) for s in self.tail)
+        lines.extend(f"-- ⚠ {note}" for note in self.nplusone_notes())
         lines.extend(f"-- {note}" for note in self.notes)
+        lines.extend(render.frame_text(frame) for frame in self.frames)
         lines.extend(render.table_text(table) for table in self.tables)
+        if self.show_sql:
+            lines.append(f"-- {self.summary()}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

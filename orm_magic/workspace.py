@@ -13,10 +13,13 @@ from typing import Any
 
 from sqlalchemy import Table, create_engine, event, func, inspect, literal, select
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, InstanceState, Session
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import DeclarativeBase, InstanceState, Mapper, Session
+from sqlalchemy.orm.exc import UnmappedClassError
 from sqlalchemy.pool import StaticPool
 
-from .capture import DISPLAY_OPTION, StatementRecorder
+from .capture import DISPLAY_OPTION, Capture, StatementRecorder, tag_relationship_load
+from .urls import mask_secrets, safe_url
 
 
 class WorkspaceError(Exception):
@@ -34,6 +37,8 @@ class TableData:
     total: int | None
     count_limit: int
     error: str | None = None
+    #: the session's unflushed changes to this table (unitofwork.SessionView), if any
+    session: Any = None
 
 
 def is_memory_url(url: str) -> bool:
@@ -54,8 +59,45 @@ def make_engine(url: str) -> Engine:
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
         if is_memory_url(url):
             kwargs["poolclass"] = StaticPool
-        return create_engine(parsed, **kwargs)
+        engine = create_engine(parsed, **kwargs)
+        _fix_pysqlite_transactions(engine)
+        return engine
     return create_engine(parsed, pool_pre_ping=True)
+
+
+def _fix_pysqlite_transactions(engine: Engine) -> None:
+    """SQLAlchemy's documented fix for pysqlite's transaction handling.
+
+    pysqlite begins transactions itself, late, and not before DDL, so
+    SAVEPOINT (``session.begin_nested()``) and transactional DDL misbehave.
+    The fix turns its own handling off and emits BEGIN when SQLAlchemy begins.
+    That BEGIN is SQL the engine really sends, so the log shows it.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def open_engine(url: str) -> Engine:
+    """:func:`make_engine`, with a bad URL or a missing driver as a WorkspaceError."""
+    try:
+        return make_engine(url)
+    except ArgumentError as exc:
+        raise WorkspaceError(f"not a valid SQLAlchemy URL: {safe_url(url)}") from exc
+    except NoSuchModuleError as exc:
+        name = make_url(url).drivername
+        raise WorkspaceError(f"unknown database or driver {name!r} in {safe_url(url)}") from exc
+    except ImportError as exc:
+        name = make_url(url).drivername
+        raise WorkspaceError(
+            f"the driver for {name!r} is not installed ({exc}); pip install it, "
+            "e.g. pip install 'orm_magic[postgres]' for PostgreSQL"
+        ) from exc
 
 
 def new_base() -> type[DeclarativeBase]:
@@ -80,7 +122,7 @@ class Workspace:
     def __init__(self, url: str = "sqlite://", loglimit: int = 1000) -> None:
         self.url = url
         self.loglimit = loglimit
-        self.engine = make_engine(url)
+        self.engine = open_engine(url)
         self.recorder = StatementRecorder(self.engine, loglimit=loglimit)
         self.Base = new_base()
         #: mapped classes by name, as %%model cells defined them (newest wins)
@@ -88,6 +130,10 @@ class Workspace:
         self.session = Session(self.engine)
         self._session_connection: Connection | None = None
         self._watch_session(self.session)
+        #: connections found dead and replaced (pool_pre_ping), and how many were told
+        self.reconnects = 0
+        self._reconnects_told = 0
+        self._watch_engine(self.engine)
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
@@ -95,6 +141,61 @@ class Workspace:
         self.session.close()
         self.recorder.close()
         self.engine.dispose()
+
+    def connect(self, url: str) -> Capture:
+        """Switch to the database at ``url``, keeping ``Base`` and the models.
+
+        The new engine is tested and the models' missing tables are created
+        on it before anything changes: on any failure this raises a
+        WorkspaceError and the workspace stays on its previous database. On
+        success the old session is closed (uncommitted work is rolled back)
+        and its engine disposed. Returns the capture of the DDL emitted.
+        """
+        engine = open_engine(url)
+        recorder = StatementRecorder(engine, loglimit=self.loglimit)
+        # one kernel-wide log across connections, numbered on
+        recorder.log.extend(self.recorder.log)
+        recorder._seq = self.recorder._seq
+        try:
+            with engine.connect():
+                pass
+            with recorder.capture() as capture:
+                self.create_tables(self.all_models().values(), engine=engine)
+        except Exception as exc:
+            recorder.close()
+            engine.dispose()
+            message = mask_secrets(first_line(exc))
+            raise WorkspaceError(f"cannot use {safe_url(url)}: {message}") from exc
+        old_engine, old_recorder = self.engine, self.recorder
+        self.session.close()
+        self.url, self.engine, self.recorder = url, engine, recorder
+        self.session = Session(engine)
+        self._session_connection = None
+        self._watch_session(self.session)
+        self._watch_engine(engine)
+        old_recorder.close()
+        old_engine.dispose()
+        return capture
+
+    def _watch_engine(self, engine: Engine) -> None:
+        # pool_pre_ping replaces a dead connection silently; counting the
+        # invalidations lets the next magic say that it happened.
+        @event.listens_for(engine, "invalidate")
+        def invalidated(dbapi_connection: Any, record: Any, exception: Any) -> None:
+            self.reconnects += 1
+
+    def take_reconnects(self) -> int:
+        """How many connections were lost and replaced since the last call."""
+        news = self.reconnects - self._reconnects_told
+        self._reconnects_told = self.reconnects
+        return news
+
+    def drop_own_tables(self) -> list[str]:
+        """Drop the tables of the workspace's models, and no other; return their names."""
+        tables = self._tables_of(self.all_models().values())
+        for metadata, group in self._by_metadata(tables):
+            metadata.drop_all(self.engine, tables=group, checkfirst=True)
+        return [table.fullname for table in tables]
 
     def _watch_session(self, session: Session) -> None:
         # Which connection the session's transaction holds, so that displays
@@ -107,6 +208,10 @@ class Workspace:
         def after_end(session: Session, transaction: Any) -> None:
             if transaction.parent is None:
                 self._session_connection = None
+
+        # Names the relationship each lazy/eager load is for, so that N+1
+        # reports can say which attribute to load up front.
+        event.listen(session, "do_orm_execute", tag_relationship_load)
 
     # -- the session -----------------------------------------------------
     def add(self, instances: list[Any]) -> None:
@@ -127,6 +232,43 @@ class Workspace:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def unsaved(self) -> str:
+        """What a rollback now would discard, in words; "" when nothing."""
+        session = self.session
+        parts = []
+        pending = len(session.new)
+        if pending:
+            kinds = sorted({type(obj).__name__ for obj in list(session.new)[:100]})
+            noun = "object" if pending == 1 else "objects"
+            parts.append(f"{pending} pending {noun} discarded ({', '.join(kinds)})")
+        changed = len(session.dirty) + len(session.deleted)
+        if changed:
+            parts.append(f"{changed} unflushed changes undone")
+        if self._session_connection is not None:
+            parts.append("the open transaction was rolled back")
+        return "; ".join(parts)
+
+    def recover(self, force: bool = False) -> str:
+        """Roll back a session whose transaction failed (or any, with ``force``).
+
+        Returns what was discarded, in words; "" when there was nothing to do.
+        """
+        transaction = self.session.get_transaction()
+        failed = transaction is not None and not transaction.is_active
+        if not (failed or force):
+            return ""
+        lost = self.unsaved()
+        self.session.rollback()
+        return lost or "nothing was pending"
+
+    def discard_session_changes(self) -> str:
+        """Roll back and forget every object, as a model redefinition requires."""
+        lost = self.unsaved()
+        if self.session.in_transaction():
+            self.session.rollback()
+        self.session.expunge_all()
+        return lost
 
     def pending_summary(self) -> str:
         """One line on what the session holds that the database does not."""
@@ -160,7 +302,10 @@ class Workspace:
 
     def all_models(self) -> dict[str, type]:
         """Every model known: those on ``Base`` and those %%model cells mapped."""
-        found = {m.class_.__name__: m.class_ for m in self.Base.registry.mappers}
+        try:
+            found = {m.class_.__name__: m.class_ for m in self.Base.registry.mappers}
+        except UnmappedClassError:  # a class whose mapping failed halfway
+            found = {}
         found.update(self.models)
         return found
 
@@ -173,19 +318,29 @@ class Workspace:
                     out.setdefault(table.fullname, table)
         return out
 
-    def create_tables(self, classes: Iterable[type]) -> list[Table]:
-        """Create the tables of ``classes`` that do not exist yet."""
+    def create_tables(self, classes: Iterable[type], engine: Engine | None = None) -> list[Table]:
+        """Create the tables of ``classes`` that do not exist yet (on ``engine``, or ours)."""
+        tables = self._tables_of(classes)
+        for metadata, group in self._by_metadata(tables):
+            metadata.create_all(engine or self.engine, tables=group, checkfirst=True)
+        return tables
+
+    @staticmethod
+    def _tables_of(classes: Iterable[type]) -> list[Table]:
         tables: list[Table] = []
         for cls in classes:
             for table in inspect(cls).tables:
                 if isinstance(table, Table) and table not in tables:
                     tables.append(table)
-        by_metadata: dict[int, tuple[Any, list[Table]]] = {}
-        for table in tables:
-            by_metadata.setdefault(id(table.metadata), (table.metadata, []))[1].append(table)
-        for metadata, group in by_metadata.values():
-            metadata.create_all(self.engine, tables=group, checkfirst=True)
         return tables
+
+    @staticmethod
+    def _by_metadata(tables: list[Table]) -> list[tuple[Any, list[Table]]]:
+        # models may come from several declarative bases, each with its MetaData
+        groups: dict[int, tuple[Any, list[Table]]] = {}
+        for table in tables:
+            groups.setdefault(id(table.metadata), (table.metadata, []))[1].append(table)
+        return list(groups.values())
 
     # -- reading for display ----------------------------------------------
     @contextmanager
@@ -230,10 +385,20 @@ class Workspace:
         )
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (the driver's own, for a DBAPIError)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def as_instances(value: Any, limit: int) -> list[Any]:
     """``value`` as a list of mapped instances, or a WorkspaceError saying why not."""
     if _is_mapped_instance(value):
         return [value]
+    stale = _stale_instance_error(value)
+    if stale is not None:
+        raise stale
     if isinstance(value, type):
         if inspect(value, raiseerr=False) is not None:
             raise WorkspaceError(
@@ -252,6 +417,9 @@ def as_instances(value: Any, limit: int) -> list[Any]:
                 f"more than {limit:,} objects in one call; raise OrmMagic.maxitems "
                 "or pass them in smaller lists"
             )
+        stale = _stale_instance_error(item)
+        if stale is not None:
+            raise stale
         if not _is_mapped_instance(item):
             raise WorkspaceError(
                 f"item {len(items)} is a {describe(item)}, not a mapped instance; "
@@ -296,6 +464,20 @@ def instance_label(obj: Any) -> str:
 
 
 def _is_mapped_instance(value: Any) -> bool:
-    if isinstance(value, type):
+    if isinstance(value, type) or not isinstance(inspect(value, raiseerr=False), InstanceState):
         return False
-    return isinstance(inspect(value, raiseerr=False), InstanceState)
+    # an instance of a class whose mapping was disposed still has its state
+    return isinstance(inspect(type(value), raiseerr=False), Mapper)
+
+
+def _stale_instance_error(value: Any) -> WorkspaceError | None:
+    """The error for an instance of an earlier definition of its class, if it is one."""
+    if isinstance(value, type) or not hasattr(value, "_sa_instance_state"):
+        return None
+    if _is_mapped_instance(value):
+        return None
+    name = type(value).__name__
+    return WorkspaceError(
+        f"this {name} object was made from an earlier definition of {name} "
+        f"(a %%model cell redefined it); create a new one with {name}(...)"
+    )

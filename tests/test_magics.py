@@ -6,9 +6,10 @@ import logging
 
 import pytest
 from IPython.core.error import UsageError
-from sqlalchemy import Column, Integer, String, create_engine
+from sqlalchemy import Column, Integer, String
 from sqlalchemy.orm import Session, declarative_base
-from sqlalchemy.pool import StaticPool
+
+from orm_magic.workspace import make_engine
 
 from .conftest import SEED_MODEL, TYPED_MODEL
 from .helpers import log_sql, run
@@ -158,9 +159,9 @@ class _Records(logging.Handler):
 
 
 def plain_sqlalchemy_seed() -> list[str]:
-    engine = create_engine(
-        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-    )
+    # the same engine setup as the workspace's (StaticPool, the pysqlite fix),
+    # driven by plain Session calls with echo logging
+    engine = make_engine("sqlite://")
     handler = _Records()
     logger = logging.getLogger("sqlalchemy.engine.Engine")
     logger.addHandler(handler)

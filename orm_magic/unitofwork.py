@@ -1,0 +1,166 @@
+"""The session's unit of work, read for a table display without SQL.
+
+What the next flush will write: pending objects (rows marked ``new``), modified
+objects (each changed value as ``old → new``) and objects marked for deletion
+(rows marked ``deleted``). Everything is read from the objects' in-memory state
+through :func:`sqlalchemy.inspect` and attribute history, which never loads an
+attribute, so reading emits no SQL and changes no state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, inspect
+from sqlalchemy.orm import InstanceState, Session
+from sqlalchemy.orm.exc import UnmappedColumnError
+
+from .workspace import TableData
+
+#: Session states as shown in the ``state`` column.
+NEW, MODIFIED, DELETED = "new", "modified", "deleted"
+
+
+class _NotLoaded:
+    """The value of an attribute the object has not loaded (it would cost a SELECT)."""
+
+    def __repr__(self) -> str:
+        return "(not loaded)"
+
+    __str__ = __repr__
+
+
+NOT_LOADED = _NotLoaded()
+
+
+@dataclass(frozen=True)
+class Change:
+    """A column value the session changed and the next flush will write."""
+
+    old: Any
+    new: Any
+
+
+@dataclass
+class SessionRow:
+    """One object's row of one table, as the session holds it."""
+
+    state: str  # NEW, MODIFIED or DELETED
+    values: tuple[Any, ...]  # per column; a Change where the session changed it
+    key: tuple[Any, ...] | None = None  # primary key as the database holds it
+
+
+@dataclass
+class SessionView:
+    """The session's rows for one table, bounded by the display limit."""
+
+    #: index into TableData.rows -> the session's mark for that database row
+    marks: dict[int, SessionRow] = field(default_factory=dict)
+    #: session rows not among the rows shown (pending ones, or beyond LIMIT)
+    extra: list[SessionRow] = field(default_factory=list)
+    #: session rows of this table beyond the limit, counted only
+    omitted: int = 0
+    #: how many rows of each state the session holds for this table
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _attribute_key(state: InstanceState, column: Any) -> str | None:
+    try:
+        return state.mapper.get_property_by_column(column).key
+    except UnmappedColumnError:
+        return None
+
+
+def _column_value(state: InstanceState, key: str | None) -> tuple[Any, Any]:
+    """(committed value, current value) of an attribute, without loading it."""
+    if key is None:
+        return NOT_LOADED, NOT_LOADED
+    # AttributeState.history is passive: an unloaded attribute stays unloaded.
+    history = state.attrs[key].history
+    current = state.dict.get(key, NOT_LOADED)
+    if history.deleted:
+        return history.deleted[0], current
+    if history.unchanged:
+        return history.unchanged[0], current
+    if history.added:  # set on an object whose old value was never loaded
+        return (NOT_LOADED if state.key is not None else None), current
+    return current, current
+
+
+def session_row(state: InstanceState, table: Table, label: str) -> SessionRow | None:
+    """The row ``state`` stands for in ``table``; None when nothing will change."""
+    values: list[Any] = []
+    changed = False
+    old_key: dict[str, Any] = {}
+    for column in table.columns:
+        old, new = _column_value(state, _attribute_key(state, column))
+        if label == MODIFIED and old is not new and old != new:
+            values.append(Change(old, new))
+            changed = True
+        else:
+            values.append(None if label == NEW and new is NOT_LOADED else new)
+        old_key[column.name] = old
+    if label == MODIFIED and not changed:
+        return None  # an attribute set to its own value, or a relationship-only change
+    key = None
+    if label != NEW:
+        key = tuple(old_key[c.name] for c in table.primary_key.columns)
+    return SessionRow(label, tuple(values), key)
+
+
+def session_states(session: Session) -> list[tuple[str, InstanceState]]:
+    """Every pending, modified and deleted object's state, labelled; no SQL.
+
+    ``session.new``/``dirty``/``deleted`` are sets of what the session holds
+    unflushed: their size is the user's unit of work, not a table's size.
+    """
+    deleted = session.deleted
+    out = [(NEW, inspect(obj)) for obj in session.new]
+    out += [(MODIFIED, inspect(obj)) for obj in session.dirty if obj not in deleted]
+    out += [(DELETED, inspect(obj)) for obj in deleted]
+    return out
+
+
+def _merge(value: Any, database: Any) -> Any:
+    if not isinstance(value, Change):
+        return database
+    if value.old is NOT_LOADED:  # the database row holds the committed value
+        return Change(database, value.new)
+    return value
+
+
+def attach(
+    data: TableData,
+    table: Table,
+    states: Iterable[tuple[str, InstanceState]],
+    limit: int,
+) -> TableData:
+    """Mark ``data``'s rows with the session's changes to ``table``, at most ``limit``."""
+    view = SessionView()
+    pk_positions = [data.columns.index(c.name) for c in table.primary_key.columns]
+    by_key = {tuple(row[i] for i in pk_positions): i for i, row in enumerate(data.rows)}
+    kept = 0
+    for label, state in states:
+        if table not in state.mapper.tables:
+            continue
+        row = session_row(state, table, label)
+        if row is None:
+            continue
+        view.counts[label] = view.counts.get(label, 0) + 1
+        if kept >= limit:
+            view.omitted += 1
+            continue
+        kept += 1
+        index = by_key.get(row.key) if row.key is not None else None
+        if index is None:
+            view.extra.append(row)
+            continue
+        database = data.rows[index]
+        # unchanged columns show what the database holds (never "not loaded")
+        merged = tuple(_merge(v, database[i]) for i, v in enumerate(row.values))
+        view.marks[index] = SessionRow(label, merged, row.key)
+    if view.counts:
+        data.session = view
+    return data
