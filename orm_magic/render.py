@@ -97,7 +97,7 @@ def table_frame(data: TableData) -> pd.DataFrame:
     import pandas as pd
 
     # object columns: an integer column with a NULL stays integers, not floats
-    return pd.DataFrame.from_records(data.rows, columns=data.columns).astype(object)
+    return pd.DataFrame([tuple(r) for r in data.rows], columns=data.columns, dtype=object)
 
 
 def row_count_text(data: TableData) -> str:
@@ -185,7 +185,7 @@ def session_frame(data: TableData) -> pd.DataFrame:
         (state, *(cell_text(v) if isinstance(v, Change) else v for v in values))
         for state, values in session_records(data)
     ]
-    return pd.DataFrame.from_records(records, columns=["state", *data.columns]).astype(object)
+    return pd.DataFrame(records, columns=["state", *data.columns], dtype=object)
 
 
 def table_html(data: TableData) -> str:

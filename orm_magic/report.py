@@ -120,7 +120,8 @@ class CellReport:
         parts.extend(render.table_html(table) for table in self.tables)
         if self.show_sql:
             parts.append(
-                '<div style="opacity:.75;margin-top:.3em;border-top:1px solid rgba(128,128,128,.3)">'
+                '<div style="opacity:.75;margin-top:.3em;'
+                'border-top:1px solid rgba(128,128,128,.3)">'
                 f"{html.escape(self.summary())}</div>"
             )
         parts.append("</div>")
