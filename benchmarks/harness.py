@@ -1,0 +1,90 @@
+"""Timing helpers shared by the benchmark cases: interleaved rounds and results."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Result:
+    """One row of the benchmark table: orm_magic against its baseline."""
+
+    case: str
+    orm_magic: float | None  # median seconds, or MB for memory
+    baseline: float | None
+    target: float | None  # the highest ratio (or MB difference) that meets the goal
+    unit: str = "s"
+    kind: str = "ratio"  # "ratio", "difference" (memory) or "info"
+    runs: int = 0
+    note: str = ""
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.orm_magic is None or not self.baseline:
+            return None
+        return self.orm_magic / self.baseline
+
+    @property
+    def figure(self) -> float | None:
+        """The figure compared with the target: the ratio, or the MB difference."""
+        if self.kind == "difference":
+            if self.orm_magic is None or self.baseline is None:
+                return None
+            return self.orm_magic - self.baseline
+        return self.ratio
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or self.figure is None:
+            return None
+        return self.figure <= self.target
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(ratio=self.ratio, figure=self.figure, met=self.met)
+        return data
+
+
+def interleaved(
+    run_a: Callable[[], Any],
+    run_b: Callable[[], Any],
+    rounds: int,
+    setup_a: Callable[[], Any] | None = None,
+    setup_b: Callable[[], Any] | None = None,
+    after_a: Callable[[], Any] | None = None,
+    after_b: Callable[[], Any] | None = None,
+    warmup: int = 1,
+) -> tuple[list[float], list[float]]:
+    """Time ``run_a`` and ``run_b`` alternately, ``rounds`` times each.
+
+    The order flips every round (AB, BA, ...), so that a machine that gets
+    busier or quieter affects both sides alike. ``setup_*`` and ``after_*``
+    run untimed around each run; garbage is collected before each.
+    """
+    times: dict[str, list[float]] = {"a": [], "b": []}
+    sides = {"a": (setup_a, run_a, after_a), "b": (setup_b, run_b, after_b)}
+    for index in range(warmup + rounds):
+        order = ("a", "b") if index % 2 == 0 else ("b", "a")
+        for side in order:
+            setup, run, after = sides[side]
+            if setup is not None:
+                setup()
+            gc.collect()
+            start = time.perf_counter()
+            run()
+            elapsed = time.perf_counter() - start
+            if after is not None:
+                after()
+            if index >= warmup:
+                times[side].append(elapsed)
+    return times["a"], times["b"]
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None

@@ -1,0 +1,43 @@
+"""benchmarks/run.py keeps working: a --quick run completes and prints every case.
+
+Timings are not asserted: the machines that run the tests are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CASES = [
+    "load",
+    "add one row, 10 rows",
+    "add one row, 1,000 rows",
+    "add one row, 10,000 rows",
+    "size independence",
+    "bulk",
+    "jupysql",
+    "memory",
+]
+
+
+def test_quick_benchmark_prints_every_case(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    for case in CASES:
+        assert any(line.startswith(case) for line in lines), f"{case!r} missing:\n{done.stdout}"
+    figures = json.loads(out.read_text())["cases"]
+    assert len(figures) == len(CASES)
+    measured = [case for case in figures if case["kind"] != "info"]
+    assert all(case["orm_magic"] > 0 and case["baseline"] > 0 for case in measured)
