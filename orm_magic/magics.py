@@ -70,10 +70,18 @@ def describe_error(exc: BaseException) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, for a one-line error."""
-    orig = getattr(exc, "orig", None)  # a DBAPIError: the driver's own message
+    """The first line of an exception's message, for a one-line error.
+
+    For a driver error, the driver's own message, with PostgreSQL's DETAIL
+    (``Key (id)=(1) already exists.``) where there is one.
+    """
+    orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    detail = getattr(getattr(orig, "diag", None), "message_detail", None)
+    if detail:
+        line += f" ({detail.strip()})"
+    return line
 
 
 @magics_class
@@ -121,7 +129,9 @@ class OrmMagic(Magics):
 
     @observe("loglimit")
     def _loglimit_changed(self, change: dict[str, Any]) -> None:
-        self.workspace.recorder.resize(change["new"])
+        workspace = getattr(self, "workspace", None)  # unset while config loads in __init__
+        if workspace is not None:
+            workspace.recorder.resize(change["new"])
 
     # -- namespace ---------------------------------------------------------
     def push_namespace(self) -> None:
@@ -489,8 +499,9 @@ class OrmMagic(Magics):
         """
         args = parse_argstring(self.orm_connect, line)
         if not args.url:
-            title = f"%orm_connect: connected to {safe_url(self.workspace.url)}"
-            display(CellReport(title=title, notes=self._connection_notes()))
+            display(
+                CellReport(title="%orm_connect", notes=self._connection_notes(), show_sql=False)
+            )
             return
         self._end_cell()
         try:
@@ -504,7 +515,8 @@ class OrmMagic(Magics):
         self._show(report, sorted(self.workspace.tables()))
 
     def _connection_notes(self) -> list[str]:
-        engine = self.workspace.engine
+        url = self.workspace.url
+        where = "in memory" if is_memory_url(url) else self.workspace.engine.dialect.name
         models = ", ".join(sorted(self.workspace.all_models())) or "none yet"
-        return [f"connected to {safe_url(engine.url)} ({engine.dialect.name}); models: {models}"]
+        return [f"connected to {safe_url(url)} ({where}); models: {models}"]
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+
+from . import pg
 
 SEED_MODEL = """
 class User(Base):
@@ -37,11 +42,56 @@ def shell() -> InteractiveShell:
     return InteractiveShell.instance()
 
 
+# -- the databases every `ip` test runs on -----------------------------------------
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.PostgresServer]:
+    """A real PostgreSQL server for the whole run, started here and stopped after.
+
+    Skipped with the reason when the binaries are absent, unless
+    ORM_MAGIC_REQUIRE_POSTGRES=1 (as in .ci/run) makes that an error.
+    """
+    reason = pg.unavailable_reason()
+    if reason:
+        if os.environ.get("ORM_MAGIC_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required (ORM_MAGIC_REQUIRE_POSTGRES=1): {reason}")
+        pytest.skip(f"PostgreSQL: {reason}")
+    server = pg.PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: pg.PostgresServer) -> str:
+    """The database the `ip` tests share, one after the other."""
+    return pg_server.create_database()
+
+
 @pytest.fixture
-def ip(shell: InteractiveShell):
-    """The shell with orm_magic freshly loaded on an empty namespace."""
+def pg_url(pg_server: pg.PostgresServer, pg_database: str) -> str:
+    """The URL of an empty database on the test server (emptied before each test)."""
+    pg_server.empty_database(pg_database)
+    return pg_server.url(pg_database)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each database the workspace is tested on: in-memory SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        return "sqlite://"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def ip(shell: InteractiveShell, db_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The shell with orm_magic freshly loaded on an empty namespace, on ``db_url``.
+
+    The URL comes in through ORM_MAGIC_URL, as a user's would.
+    """
+    monkeypatch.setenv("ORM_MAGIC_URL", db_url)
     shell.reset(new_session=False)
     shell.run_line_magic("load_ext", "orm_magic")
     yield shell
     shell.run_line_magic("unload_ext", "orm_magic")
+    shell.config.pop("OrmMagic", None)  # %config in one test must not leak into the next
     shell.reset(new_session=False)
