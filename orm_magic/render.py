@@ -61,14 +61,32 @@ def parameters_text(statement: Statement) -> str | None:
     return shorten(text, PARAMETER_CHARS)
 
 
-def sql_html(sql: str) -> str:
-    """``sql`` highlighted as HTML with inline styles (no stylesheet needed)."""
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import SqlLexer
+#: SQL token colours from the notebook's theme: JupyterLab's editor variables, so
+#: SQL reads like the code cell above it in light and dark themes. The fallbacks
+#: (VS Code, Colab) are mid-tones readable on a light and on a dark background;
+#: a Pygments style's fixed colours are not (dark blue strings on black).
+SQL_STYLES = (
+    ("Keyword", "color:var(--jp-mirror-editor-keyword-color, #2f9e44);font-weight:bold"),
+    ("Name.Builtin", "color:var(--jp-mirror-editor-builtin-color, #2f9e44)"),
+    ("Literal.String", "color:var(--jp-mirror-editor-string-color, #d9534f)"),
+    ("Literal.Number", "color:var(--jp-mirror-editor-number-color, #2f9e44)"),
+    ("Operator", "color:var(--jp-mirror-editor-operator-color, #a45ee5)"),
+    ("Comment", "color:var(--jp-mirror-editor-comment-color, #6a8a8a);font-style:italic"),
+)
 
-    formatter = HtmlFormatter(noclasses=True, nowrap=True, nobackground=True)
-    return highlight(sql, SqlLexer(), formatter).rstrip("\n")
+
+def sql_html(sql: str) -> str:
+    """``sql`` highlighted with Pygments' lexer as escaped HTML with inline styles."""
+    from pygments.lexers import SqlLexer
+    from pygments.token import string_to_tokentype
+
+    styles = [(string_to_tokentype(name), style) for name, style in SQL_STYLES]
+    parts = []
+    for token, value in SqlLexer().get_tokens(sql):
+        text = html.escape(value)
+        style = next((s for kind, s in styles if token in kind), None)
+        parts.append(f'<span style="{style}">{text}</span>' if style and value.strip() else text)
+    return "".join(parts).rstrip("\n")
 
 
 def statement_html(statement: Statement) -> str:

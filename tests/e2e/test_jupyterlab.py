@@ -1,0 +1,202 @@
+"""What a student sees: each notebook run in real JupyterLab, in headless Chromium.
+
+Each notebook is opened, run with Run > Run All Cells, and checked on the
+rendered page: SQL sections and tables visible, the expected values in table
+cells, no error output (except in cells tagged ``raises-exception``). A
+notebook written here checks that markup and ``$...$`` in a value show as
+typed. Screenshots of every notebook, light and dark, go to SCREENSHOTS.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import lab as jl
+from .conftest import NOTEBOOKS, SCREENSHOTS
+
+pytestmark = pytest.mark.e2e
+
+STDERR = "application/vnd.jupyter.stderr"
+#: What an error output reads like, as opposed to a harmless line on stderr.
+ERROR = re.compile(r"Traceback|\b\w*(Error|Exception)\b")
+
+#: Per notebook of the course: SQL that must show in its SQL sections, and
+#: values that must show in its table cells.
+EXPECTED: dict[str, dict[str, list[str]]] = {}
+
+#: A value that is markup and TeX if anything renders it instead of showing it.
+TRICKY = "<b>bold</b> $x$"
+TRICKY_FULLNAME = "Ed $y$ Jones & <i>co</i>"
+
+
+def course() -> list[str]:
+    return sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
+
+
+def has_diagram_magic() -> bool:
+    from orm_magic.magics import OrmMagic
+
+    return "orm_diagram" in OrmMagic.magics["line"]
+
+
+ESCAPING_CELLS = [
+    "%load_ext orm_magic",
+    "%%model\nclass User(Base):\n    __tablename__ = 'users'\n"
+    "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    "    name: Mapped[str]\n    fullname: Mapped[str | None]",
+    f"%orm_add User(name={TRICKY!r}, fullname={TRICKY_FULLNAME!r}) --flush",
+    "%orm_commit",
+    "%orm_show User",
+]
+
+DIAGRAM_CELLS = [
+    "%load_ext orm_magic",
+    "%%model\nclass User(Base):\n    __tablename__ = 'users'\n"
+    "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    "    name: Mapped[str]\n"
+    "    addresses: Mapped[list['Address']] = relationship(back_populates='user')",
+    "%%model\nclass Address(Base):\n    __tablename__ = 'addresses'\n"
+    "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    "    email: Mapped[str]\n"
+    "    user_id: Mapped[int] = mapped_column(ForeignKey('users.id'))\n"
+    "    user: Mapped[User] = relationship(back_populates='addresses')",
+    "%orm_diagram",
+]
+
+
+def write_notebook(root: Path, name: str, sources: list[str], mistake: bool = False) -> str:
+    """A notebook of ``sources`` in the server's root; ``mistake`` adds a tagged error."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [new_code_cell(source) for source in sources]
+    if mistake:
+        # On purpose: proves that the error check does see an error output.
+        cell = new_code_cell("%orm_add no_such_user")
+        cell.metadata["tags"] = ["raises-exception"]
+        cells.append(cell)
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nbformat.write(notebook, root / name)
+    return name
+
+
+def tags_of(path: Path) -> list[list[str]]:
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    return [list(cell.metadata.get("tags", [])) for cell in notebook.cells]
+
+
+def run_and_check(page: Any, lab: jl.LabServer, name: str) -> list[dict[str, Any]]:
+    """Open ``name``, run all cells, and check that every cell ran without an error.
+
+    Returns the cells as read from the page.
+    """
+    tags = tags_of(lab.root / name)
+    jl.open_notebook(page, lab, name, len(tags))
+    jl.run_all(page)
+    read = jl.cells(page)
+    assert len(read) == len(tags), "the page does not show every cell of the notebook"
+    not_run = [c["index"] for c in read if c["code"] and not re.search(r"\[\d+\]", c["prompt"])]
+    assert not not_run, f"{name}: cells {not_run} did not run\n{errors(read, tags, True)}"
+    unexpected = errors(read, tags, allowed=False)
+    assert not unexpected, f"{name}: error output:\n{unexpected}"
+    return read
+
+
+def errors(read: list[dict[str, Any]], tags: list[list[str]], allowed: bool) -> str:
+    """Error outputs, in cells tagged ``raises-exception`` (allowed) or not."""
+    found = []
+    for cell in read:
+        if ("raises-exception" in tags[cell["index"]]) != allowed:
+            continue
+        for output in cell["outputs"]:
+            if output["mime"] == STDERR and ERROR.search(output["text"]):
+                found.append(f"cell {cell['index']}: {output['text'][:2000]}")
+    return "\n".join(found)
+
+
+def shoot(page: Any, stem: str) -> None:
+    """Screenshots of the notebook in the light and the dark theme."""
+    for theme, suffix in ((jl.LIGHT, "light"), (jl.DARK, "dark")):
+        jl.set_theme(page, theme)
+        path = jl.screenshot(page, SCREENSHOTS / f"{stem}-{suffix}.png")
+        assert path.stat().st_size > 0
+    jl.set_theme(page, jl.LIGHT)
+
+
+def table_cells(page: Any) -> list[str]:
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('.jp-OutputArea .orm-magic td'))"
+        ".map(td => td.textContent)"
+    )
+
+
+def sql_sections(page: Any) -> list[str]:
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('.jp-OutputArea .orm-magic pre'))"
+        ".map(pre => pre.innerText)"
+    )
+
+
+@pytest.mark.parametrize("name", course())
+def test_course_notebook_runs_and_reads(page: Any, lab: jl.LabServer, name: str) -> None:
+    from playwright.sync_api import expect
+
+    run_and_check(page, lab, name)
+    expect(page.locator(".jp-OutputArea .orm-magic pre").first).to_be_visible()
+    expect(page.locator(".jp-OutputArea .orm-magic table").first).to_be_visible()
+    expected = EXPECTED.get(name, {})
+    sql = "\n".join(sql_sections(page))
+    for statement in expected.get("sql", []):
+        assert statement in sql, f"{name}: {statement!r} not in any SQL section"
+    values = set(table_cells(page))
+    for value in expected.get("values", []):
+        assert value in values, f"{name}: no table cell shows {value!r}"
+    shoot(page, Path(name).stem)
+
+
+def test_values_show_as_typed(page: Any, lab: jl.LabServer) -> None:
+    """Markup and TeX in a stored value show literally: not bold, not typeset."""
+    from playwright.sync_api import expect
+
+    name = write_notebook(lab.root, "e2e_escaping.ipynb", ESCAPING_CELLS, mistake=True)
+    read = run_and_check(page, lab, name)
+    assert "no_such_user" in errors(read, tags_of(lab.root / name), allowed=True)
+
+    cells = table_cells(page)
+    assert TRICKY in cells and TRICKY_FULLNAME in cells, cells
+    shown = page.locator(".jp-OutputArea .orm-magic td", has_text="bold").first
+    expect(shown).to_be_visible()
+    assert shown.locator("b").count() == 0, "the value's <b> became markup"
+    outputs = page.locator(".jp-OutputArea")
+    assert outputs.locator("mjx-container, .MathJax, .katex").count() == 0, "TeX was typeset"
+    # The INSERT's parameters show the value as typed too.
+    assert any(repr(TRICKY) in sql for sql in sql_sections(page)), sql_sections(page)
+    shoot(page, "e2e_escaping")
+
+
+def test_diagram_renders_as_svg(page: Any, lab: jl.LabServer) -> None:
+    """``%orm_diagram`` output is drawn by JupyterLab's Mermaid renderer as an SVG."""
+    from playwright.sync_api import expect
+
+    if not has_diagram_magic():
+        pytest.skip("%orm_diagram does not exist yet (issue 6): no diagram to check")
+    name = write_notebook(lab.root, "e2e_diagram.ipynb", DIAGRAM_CELLS)
+    run_and_check(page, lab, name)
+    last = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").last
+    svg = last.locator(".jp-OutputArea-output svg").first
+    expect(svg).to_be_visible(timeout=30_000)
+    text = svg.text_content() or ""
+    for word in ("users", "addresses"):
+        assert word in text.lower(), f"the diagram does not name {word}: {text[:300]}"
+    shoot(page, "e2e_diagram")
