@@ -13,14 +13,31 @@ __version__ = "0.1.0"
 
 #: The live OrmMagic instance of each shell, so unload finds what load made.
 _ATTRIBUTE = "_orm_magic"
+_EXPLORE_ATTRIBUTE = "_orm_magic_explore"
+
+
+def _unregister(shell: Any, magics: Any) -> None:
+    """Remove one Magics instance's magics, as register_magics added them."""
+    manager = shell.magics_manager
+    for kind, names in magics.magics.items():
+        for name in names:
+            manager.magics[kind].pop(name, None)
+    manager.registry.pop(type(magics).__name__, None)
+    if magics in shell.configurables:
+        shell.configurables.remove(magics)
 
 
 def load_ipython_extension(shell: Any) -> None:
     """Called by ``%load_ext orm_magic``: create the workspace and register the magics."""
+    from .explore_magics import ExploreMagics
     from .magics import OrmMagic
 
     magics = OrmMagic(shell=shell)
     shell.register_magics(magics)
+    explore = ExploreMagics(shell, magics)
+    shell.register_magics(explore)
+    explore.install_completion()
+    setattr(shell, _EXPLORE_ATTRIBUTE, explore)
     shell.events.register("pre_run_cell", magics.pre_run_cell)
     shell.events.register("post_run_cell", magics.post_run_cell)
     setattr(shell, _ATTRIBUTE, magics)
@@ -38,13 +55,12 @@ def unload_ipython_extension(shell: Any) -> None:
     ):
         if callback in shell.events.callbacks[name]:
             shell.events.unregister(name, callback)
-    manager = shell.magics_manager
-    for kind, names in magics.magics.items():
-        for name in names:
-            manager.magics[kind].pop(name, None)
-    manager.registry.pop(type(magics).__name__, None)
-    if magics in shell.configurables:
-        shell.configurables.remove(magics)
+    explore = getattr(shell, _EXPLORE_ATTRIBUTE, None)
+    if explore is not None:
+        explore.uninstall_completion()
+        _unregister(shell, explore)
+        delattr(shell, _EXPLORE_ATTRIBUTE)
+    _unregister(shell, magics)
     magics.pop_namespace()
     magics._end_cell()
     magics.workspace.close()

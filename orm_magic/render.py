@@ -115,7 +115,8 @@ def table_frame(data: TableData) -> pd.DataFrame:
     import pandas as pd
 
     # object columns: an integer column with a NULL stays integers, not floats
-    return pd.DataFrame([tuple(r) for r in data.rows], columns=data.columns, dtype=object)
+    rows = [tuple("NULL" if v is None else v for v in row) for row in data.rows]
+    return pd.DataFrame(rows, columns=data.columns, dtype=object)
 
 
 def row_count_text(data: TableData) -> str:
@@ -200,7 +201,7 @@ def session_frame(data: TableData) -> pd.DataFrame:
     import pandas as pd
 
     records = [
-        (state, *(cell_text(v) if isinstance(v, Change) else v for v in values))
+        (state, *(cell_text(v) if isinstance(v, Change) or v is None else v for v in values))
         for state, values in session_records(data)
     ]
     return pd.DataFrame(records, columns=["state", *data.columns], dtype=object)

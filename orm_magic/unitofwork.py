@@ -145,6 +145,12 @@ def attach(
     for label, state in states:
         if table not in state.mapper.tables:
             continue
+        if kept >= limit and label != MODIFIED:
+            # Past the limit a pending or deleted row is only counted: reading
+            # its values would cost, per object, what the display never shows.
+            view.counts[label] = view.counts.get(label, 0) + 1
+            view.omitted += 1
+            continue
         row = session_row(state, table, label)
         if row is None:
             continue

@@ -1,0 +1,152 @@
+"""An ER diagram of mapped models as Mermaid ``erDiagram`` text.
+
+JupyterLab 4.1+ and Notebook 7 render the ``text/vnd.mermaid`` MIME type
+natively; the same text is offered as a fenced ``mermaid`` block in
+``text/markdown`` and as plain text. Nothing is drawn here: no Graphviz, no
+network. Everything is read from the mappers and tables, never the database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, inspect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper, RelationshipProperty
+from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
+
+#: The MIME type of Mermaid source that JupyterLab renders as a diagram.
+MERMAID_MIME = "text/vnd.mermaid"
+
+
+def mermaid_name(name: str) -> str:
+    """``name`` as a Mermaid identifier (letters, digits, ``_`` and ``-``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    return cleaned if re.match(r"[A-Za-z_]", cleaned) else f"_{cleaned}"
+
+
+def type_name(column: Any, dialect: Dialect | None) -> str:
+    """A column's SQL type as one Mermaid word: ``VARCHAR(50)``, ``NUMERIC(10_2)``."""
+    try:
+        text = column.type.compile(dialect=dialect)
+    except Exception:  # a type the dialect cannot render: its class name will do
+        text = type(column.type).__name__
+    return re.sub(r"[^A-Za-z0-9_()\[\]-]", "_", text.replace(", ", ",")) or "UNKNOWN"
+
+
+def attribute_line(column: Any, dialect: Dialect | None) -> str:
+    """``INTEGER user_id FK "references users.id"`` for one column."""
+    keys = []
+    if column.primary_key:
+        keys.append("PK")
+    if column.foreign_keys:
+        keys.append("FK")
+    if column.unique and not column.primary_key:
+        keys.append("UK")
+    notes = [f"references {fk.target_fullname}" for fk in sorted(
+        column.foreign_keys, key=lambda fk: fk.target_fullname
+    )]
+    if not column.nullable and not column.primary_key:
+        notes.append("not null")
+    line = f"{type_name(column, dialect)} {mermaid_name(column.name)}"
+    if keys:
+        line += " " + ", ".join(keys)
+    if notes:
+        line += ' "' + "; ".join(notes).replace('"', "'") + '"'
+    return line
+
+
+def entity_block(table: Table, dialect: Dialect | None) -> list[str]:
+    lines = [f"    {mermaid_name(table.fullname)} {{"]
+    lines.extend(f"        {attribute_line(c, dialect)}" for c in table.columns)
+    lines.append("    }")
+    return lines
+
+
+def _fk_columns(rel: RelationshipProperty[Any]) -> list[Any]:
+    # synchronize_pairs are (referenced column, foreign key column)
+    return [dest for _, dest in rel.synchronize_pairs]
+
+
+def cardinality(rel: RelationshipProperty[Any]) -> tuple[Table, str, Table]:
+    """(left table, Mermaid connector, right table) for one relationship."""
+    left, right = rel.parent.local_table, rel.mapper.local_table
+    fks = _fk_columns(rel)
+    required = bool(fks) and not any(c.nullable for c in fks)
+    one = "||" if required else "|o"
+    if rel.direction is MANYTOMANY:
+        return left, "}o--o{", right
+    if rel.direction is ONETOMANY:
+        many = "o{" if rel.uselist else "o|"
+        link = "--" if fks and all(c.primary_key for c in fks) else ".."
+        return left, f"{one}{link}{many}", right
+    # MANYTOONE: this side holds the foreign key
+    reverse_lists = any(r.uselist for r in rel._reverse_property) or not rel._reverse_property
+    link = "--" if fks and all(c.primary_key for c in fks) else ".."
+    mine = "}o" if reverse_lists else "|o"
+    return left, f"{mine}{link}{one[::-1]}", right
+
+
+@dataclass
+class ERDiagram:
+    """Mermaid ``erDiagram`` source that renders itself in Jupyter."""
+
+    mermaid: str
+
+    def __repr__(self) -> str:
+        return self.mermaid
+
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> dict[str, str]:
+        return {
+            MERMAID_MIME: self.mermaid,
+            "text/markdown": f"```mermaid\n{self.mermaid}\n```",
+            "text/plain": self.mermaid,
+        }
+
+
+def _order(rel: RelationshipProperty[Any]) -> tuple[int, str, str]:
+    # Emit the one-to-many side of a pair, so lines read parent → children;
+    # then by name, so the same models always give the same text.
+    direction = {ONETOMANY: 0, MANYTOMANY: 1, MANYTOONE: 2}.get(rel.direction, 3)
+    return direction, rel.parent.class_.__name__, rel.key
+
+
+def er_diagram(models: Iterable[type], dialect: Dialect | None = None) -> ERDiagram:
+    """The diagram of ``models``: their tables, keys, and relationships among them."""
+    mappers: list[Mapper[Any]] = [inspect(cls) for cls in models]
+    chosen = {m.class_ for m in mappers}
+    tables: dict[str, Table] = {}
+    for mapper in mappers:
+        for table in mapper.tables:
+            if isinstance(table, Table):
+                tables.setdefault(table.fullname, table)
+    relationships = [
+        rel
+        for mapper in mappers
+        for rel in mapper.relationships
+        if rel.parent is mapper and rel.mapper.class_ in chosen
+    ]
+    for rel in relationships:
+        if rel.secondary is not None and isinstance(rel.secondary, Table):
+            tables.setdefault(rel.secondary.fullname, rel.secondary)
+    lines = ["erDiagram"]
+    for table in tables.values():
+        lines.extend(entity_block(table, dialect))
+    done: set[Any] = set()
+    for rel in sorted(relationships, key=_order):
+        if rel in done:
+            continue
+        pair = [rel, *sorted(rel._reverse_property, key=lambda r: r.key)]
+        done.update(pair)
+        label = " / ".join(f"{r.parent.class_.__name__}.{r.key}" for r in pair)
+        left, connector, right = cardinality(rel)
+        lines.append(
+            f"    {mermaid_name(left.fullname)} {connector} "
+            f'{mermaid_name(right.fullname)} : "{label}"'
+        )
+    return ERDiagram("\n".join(lines))
