@@ -218,3 +218,29 @@ def test_kernel_log_is_bounded(two_models):
     run(ip, "%config OrmMagic.loglimit = 50")
     run(ip, "for i in range(500):\n    session.get(User, 1, populate_existing=True)")
     assert len(ip.run_line_magic("orm_log", "")) == 50
+
+
+DELETED_SOLO = (
+    "session.add(User(id=7, name='solo'))\nsession.commit()\n"
+    "d = session.get(User, 7)\nsession.delete(d)\nsession.flush()"
+)
+
+
+@pytest.mark.parametrize(
+    "setup, line, message",
+    [
+        ("t = User(name='t')", "orm_delete t", "not in the database yet"),
+        ("u = session.get(User, 1)\np = User(name='p')\nsession.add(p)", "orm_delete [u, p]",
+         "pending"),
+        (DELETED_SOLO, "orm_add d", "was deleted"),
+        (DELETED_SOLO, "orm_delete d", "already deleted"),
+    ],
+)
+def test_wrong_lifecycle_state_is_refused_before_any_change(two_models, setup, line, message):
+    ip = two_models
+    run(ip, setup)
+    before = (len(ip.user_ns["session"].new), len(ip.user_ns["session"].deleted))
+    name, _, rest = line.partition(" ")
+    with pytest.raises(UsageError, match=message):
+        ip.run_line_magic(name, rest)
+    assert (len(ip.user_ns["session"].new), len(ip.user_ns["session"].deleted)) == before
