@@ -22,7 +22,7 @@ from .models import ModelRunner
 from .report import CellReport
 from .unitofwork import attach, session_states
 from .urls import safe_url
-from .workspace import TableData, Workspace, WorkspaceError, as_instances, is_memory_url
+from .workspace import TableData, Workspace, WorkspaceError, as_instances, check_states, is_memory_url
 
 #: Names the workspace puts into the user namespace.
 NAMESPACE_NAMES = ("Base", "session", "engine")
@@ -361,6 +361,10 @@ class OrmMagic(Magics):
 
         with self._reporting(f"%{magic} {expression}".strip(), touched) as reported:
             instances, single = self._instances(magic, expression)
+            try:
+                check_states(magic.removeprefix("orm_"), instances, self.workspace.session)
+            except WorkspaceError as exc:
+                raise UsageError(f"%{magic}: {exc}") from None
             result = func(instances)
             if args.flush:
                 self.workspace.flush()

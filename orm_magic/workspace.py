@@ -87,16 +87,20 @@ def open_engine(url: str) -> Engine:
     """:func:`make_engine`, with a bad URL or a missing driver as a WorkspaceError."""
     try:
         return make_engine(url)
-    except ArgumentError as exc:
-        raise WorkspaceError(f"not a valid SQLAlchemy URL: {safe_url(url)}") from exc
-    except NoSuchModuleError as exc:
+    except NoSuchModuleError as exc:  # an ArgumentError too, so first
         name = make_url(url).drivername
         raise WorkspaceError(f"unknown database or driver {name!r} in {safe_url(url)}") from exc
+    except ArgumentError as exc:
+        raise WorkspaceError(f"not a valid SQLAlchemy URL: {safe_url(url)}") from exc
     except ImportError as exc:
-        name = make_url(url).drivername
+        parsed = make_url(url)
+        hint = (
+            "pip install 'orm_magic[postgres]'"
+            if parsed.get_backend_name() == "postgresql"
+            else "pip install its DBAPI package"
+        )
         raise WorkspaceError(
-            f"the driver for {name!r} is not installed ({exc}); pip install it, "
-            "e.g. pip install 'orm_magic[postgres]' for PostgreSQL"
+            f"the driver for {parsed.drivername!r} is not installed ({exc}); {hint}"
         ) from exc
 
 
@@ -184,6 +188,23 @@ class Workspace:
         def invalidated(dbapi_connection: Any, record: Any, exception: Any) -> None:
             self.reconnects += 1
 
+    def transaction_aborted(self) -> bool:
+        """True when the server refuses statements until a rollback.
+
+        PostgreSQL aborts a transaction at its first error ("current transaction
+        is aborted"), while SQLAlchemy's session still counts it as active when
+        the failed statement was plain code's, not a flush. The driver knows.
+        """
+        conn = self._session_connection
+        if conn is None or conn.closed or conn.invalidated:
+            return False
+        dbapi_connection = conn.connection.dbapi_connection
+        status = getattr(getattr(dbapi_connection, "info", None), "transaction_status", None)
+        if status is None and hasattr(dbapi_connection, "get_transaction_status"):
+            status = dbapi_connection.get_transaction_status()  # psycopg2
+        # libpq's PQTRANS_INERROR, as psycopg 3 and psycopg2 both report it
+        return status is not None and int(status) == 3
+
     def take_reconnects(self) -> int:
         """How many connections were lost and replaced since the last call."""
         news = self.reconnects - self._reconnects_told
@@ -256,6 +277,7 @@ class Workspace:
         """
         transaction = self.session.get_transaction()
         failed = transaction is not None and not transaction.is_active
+        failed = failed or self.transaction_aborted()  # PostgreSQL, after plain code failed
         if not (failed or force):
             return ""
         lost = self.unsaved()
@@ -313,7 +335,8 @@ class Workspace:
         """Every known table by name."""
         out: dict[str, Table] = {}
         for cls in self.all_models().values():
-            for table in inspect(cls).tables:
+            mapper: Mapper[Any] = inspect(cls)
+            for table in mapper.tables:
                 if isinstance(table, Table):
                     out.setdefault(table.fullname, table)
         return out
@@ -329,7 +352,8 @@ class Workspace:
     def _tables_of(classes: Iterable[type]) -> list[Table]:
         tables: list[Table] = []
         for cls in classes:
-            for table in inspect(cls).tables:
+            mapper: Mapper[Any] = inspect(cls)
+            for table in mapper.tables:
                 if isinstance(table, Table) and table not in tables:
                     tables.append(table)
         return tables
@@ -392,6 +416,27 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def check_states(operation: str, instances: list[Any], session: Session) -> None:
+    """Refuse, before anything changes, instances the operation cannot take."""
+    for obj in instances:
+        state = inspect(obj)
+        label = instance_label(obj)
+        if state.session_id is not None and state.session_id != session.hash_key:
+            raise WorkspaceError(f"{label} belongs to another Session; expunge it there first")
+        if operation in ("add", "merge") and (state.deleted or state.was_deleted):
+            raise WorkspaceError(
+                f"{label} was deleted; make a new object, or use make_transient() on it"
+            )
+        if operation == "delete":
+            if state.key is None:
+                raise WorkspaceError(
+                    f"{label} is {state_name(obj)}, not in the database yet; only persistent "
+                    "objects can be deleted (to drop a pending one, use session.expunge)"
+                )
+            if state.deleted or state.was_deleted:
+                raise WorkspaceError(f"{label} is already deleted")
+
+
 def as_instances(value: Any, limit: int) -> list[Any]:
     """``value`` as a list of mapped instances, or a WorkspaceError saying why not."""
     if _is_mapped_instance(value):
@@ -411,12 +456,21 @@ def as_instances(value: Any, limit: int) -> list[Any]:
             f"{describe(value)} is not a mapped instance; define its class with %%model"
         )
     items: list[Any] = []
+    # Whether each class is currently mapped, looked up once per class: a
+    # list of 100,000 objects then costs one cheap check per object.
+    mapped: dict[type, bool] = {}
     for item in value:
         if len(items) >= limit:
             raise WorkspaceError(
                 f"more than {limit:,} objects in one call; raise OrmMagic.maxitems "
                 "or pass them in smaller lists"
             )
+        cls = type(item)
+        if cls not in mapped:
+            mapped[cls] = isinstance(inspect(cls, raiseerr=False), Mapper)
+        if mapped[cls] and isinstance(inspect(item, raiseerr=False), InstanceState):
+            items.append(item)
+            continue
         stale = _stale_instance_error(item)
         if stale is not None:
             raise stale
