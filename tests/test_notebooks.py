@@ -485,6 +485,25 @@ def test_every_notebook_has_expectations() -> None:
     assert sorted(EXPECTED) == NAMES
 
 
+def test_python3_kernel_runs_this_interpreter() -> None:
+    """The kernel the notebooks run in is the test environment's own Python.
+
+    jupyter_client starts a kernelspec whose command is ``python`` (what
+    ipykernel installs) with the interpreter that starts it.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    command = KernelSpecManager().get_kernel_spec("python3").argv[0]
+    generic = {
+        "python",
+        f"python{sys.version_info[0]}",
+        f"python{sys.version_info[0]}.{sys.version_info[1]}",
+    }
+    assert command in generic or Path(command).resolve() == Path(sys.executable).resolve(), (
+        f"the python3 kernelspec runs {command}; run python -m ipykernel install --sys-prefix"
+    )
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_and_shows_the_expected_sql(name: str) -> None:
     check_notebook(name, executed(name))
