@@ -13,8 +13,9 @@ SECRET_KEYS = {"password", "passwd", "pwd", "sslpassword", "secret", "token", "a
 _SECRET_PAIR = re.compile(
     r"(?i)\b(password|passwd|pwd|sslpassword|secret|token|access_token)(\s*=\s*)([^;&]*)"
 )
-#: ``scheme://user:password@`` in text that is not a parseable URL.
-_USERINFO = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+#: ``user:password@`` (after ``://``, a space or at the start) in text that is
+#: not a parseable URL.
+_USERINFO = re.compile(r"((?:^|://|\s)[^:/@\s]*:)[^@\s]*@")
 
 
 def mask_secrets(text: str) -> str:

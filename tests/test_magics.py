@@ -24,6 +24,30 @@ SEED_CELLS = [
 ]
 
 
+#: What the seed's statements look like in each database's own parameter style.
+PARAMSTYLE_SQL = {
+    "sqlite": {
+        "insert": "INSERT INTO users (name, fullname, nickname) VALUES (?, ?, ?)",
+        "insert_params": "('ed', 'Ed Jones', 'eddie')",
+        "delete": "DELETE FROM users WHERE users.id = ?",
+        "update": "UPDATE users SET nickname=? WHERE users.id = ?",
+    },
+    "postgresql": {
+        "insert": "INSERT INTO users (name, fullname, nickname) VALUES "
+        "(%(name)s::VARCHAR, %(fullname)s::VARCHAR, %(nickname)s::VARCHAR) RETURNING users.id",
+        "insert_params": "{'name': 'ed', 'fullname': 'Ed Jones', 'nickname': 'eddie'}",
+        "delete": "DELETE FROM users WHERE users.id = %(id)s::INTEGER",
+        "update": "UPDATE users SET nickname=%(nickname)s::VARCHAR "
+        "WHERE users.id = %(users_id)s::INTEGER",
+    },
+}
+
+
+def expected_sql(ip, key: str) -> str:
+    """The seed statement ``key`` as the workspace's database is sent it."""
+    return PARAMSTYLE_SQL[ip._orm_magic.workspace.engine.dialect.name][key]
+
+
 def play_seed(ip, model=SEED_MODEL):
     outputs = [run(ip, "%%model\n" + model)]
     outputs += [run(ip, cell) for cell in SEED_CELLS]
@@ -75,11 +99,11 @@ def test_seed_session(ip, model):
     assert "CREATE TABLE users" in model_out.html_text
     assert "no SQL emitted" in add_out.text
     assert "pending" in add_out.text
-    assert "INSERT INTO users (name, fullname, nickname) VALUES (?, ?, ?)" in merge_out.text
-    assert "('ed', 'Ed Jones', 'eddie')" in merge_out.text
+    assert expected_sql(ip, "insert") in merge_out.text
+    assert expected_sql(ip, "insert_params") in merge_out.text
     assert merge_out.result.result.nickname == "eddie"
     assert "marked for deletion" in delete_out.text
-    assert "DELETE FROM users WHERE users.id = ?" in commit_out.text
+    assert expected_sql(ip, "delete") in commit_out.text
     assert "COMMIT" in commit_out.text
     assert "0 rows" in commit_out.text
 
@@ -158,10 +182,13 @@ class _Records(logging.Handler):
             self.lines.append(record.getMessage().strip())
 
 
-def plain_sqlalchemy_seed() -> list[str]:
-    # the same engine setup as the workspace's (StaticPool, the pysqlite fix),
-    # driven by plain Session calls with echo logging
-    engine = make_engine("sqlite://")
+def plain_sqlalchemy_seed(url: str) -> list[str]:
+    # the same engine setup as the workspace's (StaticPool, the pysqlite fix,
+    # pool_pre_ping), driven by plain Session calls with echo logging
+    engine = make_engine(url)
+    # The dialect's one-time first-connect queries (PostgreSQL's
+    # `select pg_catalog.version()` ...) run before any call of the session.
+    engine.connect().close()
     handler = _Records()
     logger = logging.getLogger("sqlalchemy.engine.Engine")
     logger.addHandler(handler)
@@ -191,15 +218,18 @@ def plain_sqlalchemy_seed() -> list[str]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(logging.WARNING)
+        engine.dispose()
     return handler.lines
 
 
-def test_log_equals_plain_sqlalchemy(ip):
+def test_log_equals_plain_sqlalchemy(ip, db_url):
     play_seed(ip)
     run(ip, "%orm_add [User(name='a'), User(name='b')] --flush")
     run(ip, "session.query(User).all()")
     run(ip, "%orm_rollback")
-    assert log_sql(ip) == plain_sqlalchemy_seed()
+    shown = log_sql(ip)
+    ip._orm_magic.workspace.drop_own_tables()  # plain SQLAlchemy starts on the same empty db
+    assert shown == plain_sqlalchemy_seed(db_url)
 
 
 def test_display_reads_flushed_rows_and_keeps_them(ip):
@@ -248,7 +278,7 @@ def test_executemany_and_insertmanyvalues_parameters_are_captured(ip):
     assert "'n0'" in out.text and "'n4'" in out.text
     run(ip, "%orm_commit")
     out = run(ip, "for u in session.query(User).all(): u.nickname = 'k' + u.name\nsession.flush()")
-    assert "UPDATE users SET nickname=? WHERE users.id = ?" in out.text
+    assert expected_sql(ip, "update") in out.text
     assert "'kn0'" in out.text
 
 
@@ -263,7 +293,7 @@ def test_orm_log_dataframe(ip):
 def test_orm_reset_gives_fresh_workspace(ip):
     play_seed(ip)
     old = ip.user_ns["session"]
-    run(ip, "%orm_reset")
+    run(ip, "%orm_reset --yes")  # --yes: on a server it drops the models' tables
     assert ip.user_ns["session"] is not old
     assert ip._orm_magic.workspace.all_models() == {}
 

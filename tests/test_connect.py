@@ -1,0 +1,214 @@
+"""%orm_connect, safe URLs, and the workspace on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+from sqlalchemy import create_engine, text
+
+from orm_magic.urls import safe_url
+
+from .conftest import SEED_MODEL
+from .helpers import run
+from .pg import PASSWORD
+
+
+def only_on(database: str) -> pytest.MarkDecorator:
+    """Run an `ip` test on one of conftest's databases instead of each."""
+    return pytest.mark.parametrize("db_url", [database], indirect=True)
+
+
+# -- safe_url: no password in any output ---------------------------------------------
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("sqlite://", "sqlite://"),
+        ("sqlite:///data/course.db", "sqlite:///data/course.db"),
+        ("postgresql+psycopg://ann:s3cr%40t@db:5432/shop", "postgresql+psycopg://ann:***@db:5432/shop"),
+        ("postgresql://ann@db/shop?password=s3cr3t&sslmode=require",
+         "postgresql://ann@db/shop?password=***&sslmode=require"),
+        ("mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BUID%3Dann%3BPWD%3Ds3cr3t%3B",
+         "mssql+pyodbc:///?odbc_connect=DRIVER={ODBC};UID=ann;PWD=***;"),
+        ("not a url ann:s3cr3t@host", "not a url ann:***@host"),
+        ("ann:s3cr3t@host/db", "ann:***@host/db"),
+        ("weird://ann:s3cr3t@[bad", "weird://ann:***@[bad"),
+    ],
+)
+def test_safe_url_masks_passwords_and_secrets(url, shown):
+    assert safe_url(url) == shown
+
+
+def test_safe_url_never_contains_the_secret():
+    for url in (
+        "postgresql+psycopg://u:hunter2@h/db",
+        "postgresql+psycopg://u@h/db?sslpassword=hunter2",
+        "mssql+pyodbc://?odbc_connect=Server%3Dx%3BPassword%3Dhunter2",
+    ):
+        assert "hunter2" not in safe_url(url)
+
+
+# -- connecting, on any database ---------------------------------------------------------
+def test_no_argument_shows_the_current_connection(ip, db_url):
+    run(ip, "%%model\n" + SEED_MODEL)
+    out = run(ip, "%orm_connect")
+    assert f"connected to {safe_url(db_url)}" in out.text
+    assert "models: User" in out.text
+    assert PASSWORD not in out.text + out.html
+
+
+def test_connect_creates_the_models_tables_and_replaces_engine_and_session(ip, tmp_path):
+    run(ip, "%%model\n" + SEED_MODEL)
+    old_session, old_engine = ip.user_ns["session"], ip.user_ns["engine"]
+    path = tmp_path / "course.db"
+    out = run(ip, f"%orm_connect sqlite:///{path}")
+    assert "CREATE TABLE users" in out.text
+    assert f"connected to sqlite:///{path} (sqlite)" in out.text
+    assert ip.user_ns["session"] is not old_session
+    assert ip.user_ns["engine"] is not old_engine
+    assert str(ip.user_ns["engine"].url) == f"sqlite:///{path}"
+    out = run(ip, "%orm_add User(name='kept') --flush")
+    assert "kept" in out.text
+
+
+def test_a_file_database_persists_across_kernel_restarts(ip, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'course.db'}"
+    run(ip, "%%model\n" + SEED_MODEL)
+    run(ip, f"%orm_connect {url}")
+    run(ip, "%orm_add User(name='survivor')\n%orm_commit")
+    # a kernel restart: the extension comes back from ORM_MAGIC_URL with nothing in memory
+    monkeypatch.setenv("ORM_MAGIC_URL", url)
+    ip.run_line_magic("unload_ext", "orm_magic")
+    ip.reset(new_session=False)
+    ip.run_line_magic("load_ext", "orm_magic")
+    out = run(ip, "%%model\n" + SEED_MODEL)
+    assert "CREATE TABLE" not in out.text  # it exists already
+    assert "survivor" in out.text
+
+
+def test_config_url_is_read_on_load_before_the_environment(shell, tmp_path, monkeypatch):
+    monkeypatch.setenv("ORM_MAGIC_URL", "sqlite://")
+    url = f"sqlite:///{tmp_path / 'configured.db'}"
+    shell.reset(new_session=False)
+    shell.run_line_magic("config", f"OrmMagic.url = {url!r}")
+    try:
+        shell.run_line_magic("load_ext", "orm_magic")
+        assert shell._orm_magic.workspace.url == url
+    finally:
+        shell.run_line_magic("unload_ext", "orm_magic")
+        del shell.config.OrmMagic["url"]
+        shell.reset(new_session=False)
+
+
+def test_a_bad_url_in_the_environment_is_one_line_on_load(shell, monkeypatch):
+    monkeypatch.setenv("ORM_MAGIC_URL", "postgresql+nodriver://u:hunter2@h/db")
+    shell.reset(new_session=False)
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("load_ext", "orm_magic")
+    assert "unknown database or driver 'postgresql+nodriver'" in str(info.value)
+    assert "hunter2" not in str(info.value)
+    assert not hasattr(shell, "_orm_magic")
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("nonsense", "not a valid SQLAlchemy URL"),
+        ("postgresql+nodriver://u:hunter2@h/db", "unknown database or driver"),
+        ("mysql+mysqldb://u:hunter2@localhost/db", "driver for 'mysql+mysqldb' is not installed"),
+        ("postgresql+psycopg://u:hunter2@127.0.0.1:1/db", "Connection refused"),
+        ("sqlite:////nonexistent/dir/x.db", "unable to open database file"),
+    ],
+)
+def test_a_failed_connect_is_one_line_and_keeps_the_workspace(ip, db_url, url, message):
+    play = run(ip, "%%model\n" + SEED_MODEL + "\n")
+    assert "users" in play.text
+    run(ip, "%orm_add User(name='before') --flush")
+    session, workspace = ip.user_ns["session"], ip._orm_magic.workspace
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("orm_connect", url)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert "hunter2" not in str(info.value)
+    # still on the old database, with the session and its flushed row
+    assert workspace.url == db_url
+    assert ip.user_ns["session"] is session
+    assert "before" in run(ip, "%orm_show User").text
+
+
+# -- PostgreSQL: a real server ----------------------------------------------------------
+@only_on("sqlite")
+def test_connect_from_sqlite_to_postgresql_masks_the_password(ip, pg_url):
+    run(ip, "%%model\n" + SEED_MODEL)
+    out = run(ip, f"%orm_connect {pg_url}")
+    assert "CREATE TABLE users" in out.text
+    assert "id SERIAL NOT NULL" in out.text
+    assert "postgres:***@127.0.0.1" in out.text
+    assert "(postgresql)" in out.text
+    assert PASSWORD not in out.text + out.html + out.stdout
+    out = run(ip, "%orm_add User(name='pg') --flush")
+    assert "RETURNING users.id" in out.text  # PostgreSQL's own statement, as sent
+    assert "%(name)s" in out.text
+
+
+@only_on("sqlite")
+def test_wrong_credentials_are_one_line(ip, pg_server, pg_database):
+    url = pg_server.url(pg_database, password="not-the-password")
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("orm_connect", url)
+    assert 'password authentication failed for user "postgres"' in str(info.value)
+    assert "not-the-password" not in str(info.value)
+    assert ip._orm_magic.workspace.url != url
+
+
+@only_on("postgresql")
+def test_server_restart_reconnects_and_says_so(ip, pg_server):
+    run(ip, "%%model\n" + SEED_MODEL)
+    run(ip, "%orm_add User(name='committed')\n%orm_commit")
+    pg_server.restart()  # every connection in the pool is now dead
+    out = run(ip, "%orm_show User")
+    assert "re-established (pool_pre_ping)" in out.text
+    assert "committed" in out.text
+    out = run(ip, "%orm_add User(name='after') --flush")
+    assert "after" in out.text
+    assert "re-established" not in out.text  # said once
+
+
+@only_on("postgresql")
+def test_reset_on_a_server_needs_yes_and_drops_only_the_models_tables(ip, pg_url):
+    run(ip, "%%model\n" + SEED_MODEL)
+    other = create_engine(pg_url)
+    with other.begin() as conn:
+        conn.execute(text("CREATE TABLE not_ours (id integer)"))
+    try:
+        with pytest.raises(UsageError, match=r"drops the tables users on .*--yes"):
+            ip.run_line_magic("orm_reset", "")
+        assert "users" in ip._orm_magic.workspace.tables()
+        out = run(ip, "%orm_reset --yes")
+        assert "DROP TABLE users" in out.text
+        with other.connect() as conn:
+            names = set(conn.execute(text("SELECT tablename FROM pg_tables")).scalars())
+        assert "not_ours" in names and "users" not in names
+    finally:
+        other.dispose()
+
+
+@only_on("sqlite")
+def test_reset_in_memory_needs_no_yes(ip):
+    run(ip, "%%model\n" + SEED_MODEL)
+    out = run(ip, "%orm_reset")
+    assert "a fresh database" in out.text
+
+
+@only_on("postgresql")
+def test_display_survives_an_aborted_transaction(ip):
+    run(ip, "%%model\n" + SEED_MODEL)
+    run(ip, "%orm_add User(name='flushed') --flush")
+    # plain code fails inside the session's transaction: PostgreSQL now
+    # refuses every statement until a rollback
+    failed = run(ip, "from sqlalchemy import text\nsession.execute(text('SELECT nope'))", ok=False)
+    assert type(failed.result.error_in_exec.orig).__name__ == "UndefinedColumn"
+    shown = run(ip, "%orm_show User")
+    assert "current transaction is aborted" in shown.text
+    out = run(ip, "%orm_add User(name='recovered') --flush")
+    assert "recovered" in out.text
+    assert "flushed" not in out.text  # the failed transaction's rows went with the rollback
