@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # harness/cases, and orm_magic from the checkout
 
+import harness  # noqa: E402
 from harness import Result  # noqa: E402
 
 
@@ -98,13 +99,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few rounds")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="cpu: CPU time of the process doing the work (default; steady on a shared "
+        "machine); wall: elapsed time",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    harness.use_clock(args.clock)
 
     import processes
     from cases import Bench
 
-    info = machine() | versions() | {"quick": args.quick}
+    info = machine() | versions() | {"quick": args.quick, "clock": args.clock}
     print(" · ".join(f"{k} {v}" for k, v in info.items()))
     header = f"{'case':<48} {'orm_magic':>11} {'baseline':>11} {'ratio':>9} {'target':>11}"
     print(header)

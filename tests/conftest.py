@@ -74,7 +74,7 @@ def pg_url(pg_server: pg.PostgresServer, pg_database: str) -> str:
     return pg_server.url(pg_database)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest) -> str:
     """Each database the workspace is tested on: in-memory SQLite, then PostgreSQL."""
     if request.param == "sqlite":

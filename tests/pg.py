@@ -90,8 +90,16 @@ class PostgresServer:
         if self._as_user:
             shutil.chown(pwfile, "postgres")
         self._run(
-            "initdb", "-D", str(self.data), "-U", "postgres", "-E", "UTF8",
-            "--no-sync", "--auth-local=trust", "--auth-host=scram-sha-256",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
             f"--pwfile={pwfile}",
         )
 
@@ -101,8 +109,15 @@ class PostgresServer:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         self._run(
-            "pg_ctl", "start", "-w", "-D", str(self.data), "-o", options,
-            "-l", str(self.root / "server.log"),
+            "pg_ctl",
+            "start",
+            "-w",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
         )
 
     def restart(self) -> None:

@@ -15,7 +15,8 @@ from .pg import PASSWORD
 
 def only_on(database: str) -> pytest.MarkDecorator:
     """Run an `ip` test on one of conftest's databases instead of each."""
-    return pytest.mark.parametrize("db_url", [database], indirect=True)
+    marks = [pytest.mark.postgres] if database == "postgresql" else []
+    return pytest.mark.parametrize("db_url", [pytest.param(database, marks=marks)], indirect=True)
 
 
 # -- safe_url: no password in any output ---------------------------------------------
@@ -24,11 +25,18 @@ def only_on(database: str) -> pytest.MarkDecorator:
     [
         ("sqlite://", "sqlite://"),
         ("sqlite:///data/course.db", "sqlite:///data/course.db"),
-        ("postgresql+psycopg://ann:s3cr%40t@db:5432/shop", "postgresql+psycopg://ann:***@db:5432/shop"),
-        ("postgresql://ann@db/shop?password=s3cr3t&sslmode=require",
-         "postgresql://ann@db/shop?password=***&sslmode=require"),
-        ("mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BUID%3Dann%3BPWD%3Ds3cr3t%3B",
-         "mssql+pyodbc:///?odbc_connect=DRIVER={ODBC};UID=ann;PWD=***;"),
+        (
+            "postgresql+psycopg://ann:s3cr%40t@db:5432/shop",
+            "postgresql+psycopg://ann:***@db:5432/shop",
+        ),
+        (
+            "postgresql://ann@db/shop?password=s3cr3t&sslmode=require",
+            "postgresql://ann@db/shop?password=***&sslmode=require",
+        ),
+        (
+            "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BUID%3Dann%3BPWD%3Ds3cr3t%3B",
+            "mssql+pyodbc:///?odbc_connect=DRIVER={ODBC};UID=ann;PWD=***;",
+        ),
         ("not a url ann:s3cr3t@host", "not a url ann:***@host"),
         ("ann:s3cr3t@host/db", "ann:***@host/db"),
         ("weird://ann:s3cr3t@[bad", "weird://ann:***@[bad"),
@@ -136,6 +144,7 @@ def test_a_failed_connect_is_one_line_and_keeps_the_workspace(ip, db_url, url, m
 
 
 # -- PostgreSQL: a real server ----------------------------------------------------------
+@pytest.mark.postgres
 @only_on("sqlite")
 def test_connect_from_sqlite_to_postgresql_masks_the_password(ip, pg_url):
     run(ip, "%%model\n" + SEED_MODEL)
@@ -150,6 +159,7 @@ def test_connect_from_sqlite_to_postgresql_masks_the_password(ip, pg_url):
     assert "%(name)s" in out.text
 
 
+@pytest.mark.postgres
 @only_on("sqlite")
 def test_wrong_credentials_are_one_line(ip, pg_server, pg_database):
     url = pg_server.url(pg_database, password="not-the-password")

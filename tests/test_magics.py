@@ -164,8 +164,18 @@ def test_options_before_or_after_the_expression(ip):
 
 
 def test_each_magic_has_help(ip):
-    for name in ("orm_add", "orm_merge", "orm_delete", "orm_flush", "orm_commit",
-                 "orm_rollback", "orm_show", "orm_log", "orm_reset"):
+    for name in (
+        "orm_add",
+        "orm_merge",
+        "orm_delete",
+        "orm_flush",
+        "orm_commit",
+        "orm_rollback",
+        "orm_show",
+        "orm_log",
+        "orm_reset",
+        "orm_connect",
+    ):
         doc = ip.magics_manager.magics["line"][name].__doc__
         assert doc and f"%{name}" in doc and len(doc.split("\n\n")) >= 3, name
     assert "Define declarative models" in ip.magics_manager.magics["cell"]["model"].__doc__
