@@ -508,14 +508,17 @@ class OrmMagic(Magics):
             )
             return
         self._end_cell()
+        unsaved = self.workspace.unsaved()  # the old session closes on success
         try:
             capture = self.workspace.connect(args.url)
         except WorkspaceError as exc:
             raise self._fail(f"%orm_connect: {exc}", exc) from None
         self.push_namespace()
-        report = CellReport.from_capture(
-            f"%orm_connect {safe_url(args.url)}", capture, notes=self._connection_notes()
-        )
+        notes = self._connection_notes()
+        if unsaved:
+            notes.append(f"the previous session was closed: {unsaved}")
+        title = f"%orm_connect {safe_url(args.url)}"
+        report = CellReport.from_capture(title, capture, notes=notes)
         self._show(report, sorted(self.workspace.tables()))
 
     def _connection_notes(self) -> list[str]:

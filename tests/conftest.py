@@ -54,7 +54,7 @@ def pg_server() -> Iterator[pg.PostgresServer]:
     if reason:
         if os.environ.get("ORM_MAGIC_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required (ORM_MAGIC_REQUIRE_POSTGRES=1): {reason}")
-        pytest.skip(f"PostgreSQL: {reason}")
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
     server = pg.PostgresServer()
     server.start()
     yield server

@@ -173,11 +173,11 @@ def test_wrong_credentials_are_one_line(ip, pg_server, pg_database):
 @only_on("postgresql")
 def test_server_restart_reconnects_and_says_so(ip, pg_server):
     run(ip, "%%model\n" + SEED_MODEL)
-    run(ip, "%orm_add User(name='committed')\n%orm_commit")
+    run(ip, "%orm_add User(name='ann_kept')\n%orm_commit")
     pg_server.restart()  # every connection in the pool is now dead
     out = run(ip, "%orm_show User")
     assert "re-established (pool_pre_ping)" in out.text
-    assert "committed" in out.text
+    assert "ann_kept" in out.text
     out = run(ip, "%orm_add User(name='after') --flush")
     assert "after" in out.text
     assert "re-established" not in out.text  # said once
@@ -222,3 +222,28 @@ def test_display_survives_an_aborted_transaction(ip):
     out = run(ip, "%orm_add User(name='recovered') --flush")
     assert "recovered" in out.text
     assert "flushed" not in out.text  # the failed transaction's rows went with the rollback
+
+
+@only_on("postgresql")
+def test_server_restart_inside_a_transaction_is_one_line_then_recovers(ip, pg_server):
+    run(ip, "%%model\n" + SEED_MODEL)
+    run(ip, "%orm_add User(name='ann_kept')\n%orm_commit")
+    run(ip, "%orm_add User(name='flushed only') --flush")
+    pg_server.restart()  # the session's own connection dies with its transaction
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("orm_add", "User(name='next') --flush")
+    assert "\n" not in str(info.value)
+    assert "rolled back" in str(info.value)
+    out = run(ip, "%orm_show User")
+    assert "ann_kept" in out.text
+    assert "flushed only" not in out.text
+    assert "next" not in out.text
+
+
+@only_on("sqlite")
+def test_connect_says_what_the_old_session_discarded(ip, tmp_path):
+    run(ip, "%%model\n" + SEED_MODEL)
+    run(ip, "%orm_add User(name='never committed')")
+    out = run(ip, f"%orm_connect sqlite:///{tmp_path / 'other.db'}")
+    assert "the previous session was closed: 1 pending object discarded (User)" in out.text
+    assert "never committed" not in out.text
