@@ -112,7 +112,10 @@ class CellReport:
                     + "</pre>"
                 )
         parts.extend(
-            '<div style="color:#b35900;font-weight:bold">⚠ ' + html.escape(note) + "</div>"
+            # the theme's warning colour; the fallback reads on light and dark
+            '<div style="color:var(--jp-warn-color0, #c25e00);font-weight:bold">⚠ '
+            + html.escape(note)
+            + "</div>"
             for note in self.nplusone_notes()
         )
         parts.extend(f"<div>{html.escape(note)}</div>" for note in self.notes)

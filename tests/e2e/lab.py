@@ -203,14 +203,22 @@ def menu(page: Any, *labels: str) -> None:
         item.last.click()
 
 
+#: The execution counts shown in the open notebook's prompts.
+COUNTS_JS = """
+() => Array.from(document.querySelectorAll(
+    '.jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt'))
+    .map(p => (p.textContent.match(/\\[(\\d+|\\*)\\]/) || [])[1] || '')
+"""
+
+
 def run_all(page: Any, timeout: float = 180_000) -> None:
     """Run > Run All Cells, then wait until every cell has run and the kernel is idle."""
+    before = max((int(c) for c in page.evaluate(COUNTS_JS) if c.isdigit()), default=0)
     menu(page, "Run", "Run All Cells")
-    # The indicator leaves "idle" as soon as the first request is sent.
+    # Wait for this run to start (a queued cell or a newer count) before waiting
+    # for idle: the kernel is idle between the click and the first request.
     page.wait_for_function(
-        """() => Array.from(document.querySelectorAll(
-            '.jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt'))
-            .some(p => /\\[[*0-9]+\\]/.test(p.textContent))""",
+        f"() => ({COUNTS_JS})().some(c => c === '*' || Number(c) > {before})",
         timeout=timeout,
     )
     wait_idle(page, timeout)
