@@ -7,6 +7,7 @@ anyone can see the tool work without a browser.
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 SEED_SESSION = [
     "%load_ext orm_magic",
@@ -31,12 +32,12 @@ class User(Base):
 ]
 
 
-def play(cells: list[str], out: object = None) -> bool:
+def play(cells: list[str], out: TextIO | None = None) -> bool:
     """Run ``cells`` in a fresh IPython shell, printing each with its output."""
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
-    write = (out or sys.stdout).write  # type: ignore[attr-defined]
+    write = (out or sys.stdout).write
     shell = InteractiveShell.instance()
     ok = True
     for number, cell in enumerate(cells, start=1):

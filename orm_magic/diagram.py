@@ -17,6 +17,7 @@ from sqlalchemy import Table, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
+from sqlalchemy.sql.expression import FromClause, TableClause
 
 #: The MIME type of Mermaid source that JupyterLab renders as a diagram.
 MERMAID_MIME = "text/vnd.mermaid"
@@ -71,7 +72,7 @@ def _fk_columns(rel: RelationshipProperty[Any]) -> list[Any]:
     return [dest for _, dest in rel.synchronize_pairs]
 
 
-def cardinality(rel: RelationshipProperty[Any]) -> tuple[Table, str, Table]:
+def cardinality(rel: RelationshipProperty[Any]) -> tuple[FromClause, str, FromClause]:
     """(left table, Mermaid connector, right table) for one relationship."""
     left, right = rel.parent.local_table, rel.mapper.local_table
     fks = _fk_columns(rel)
@@ -146,7 +147,14 @@ def er_diagram(models: Iterable[type], dialect: Dialect | None = None) -> ERDiag
         label = " / ".join(f"{r.parent.class_.__name__}.{r.key}" for r in pair)
         left, connector, right = cardinality(rel)
         lines.append(
-            f"    {mermaid_name(left.fullname)} {connector} "
-            f'{mermaid_name(right.fullname)} : "{label}"'
+            f"    {mermaid_name(_entity_name(left))} {connector} "
+            f'{mermaid_name(_entity_name(right))} : "{label}"'
         )
     return ERDiagram("\n".join(lines))
+
+
+def _entity_name(selectable: FromClause) -> str:
+    # a class may be mapped onto a join or a select(), which has no fullname
+    if isinstance(selectable, TableClause):
+        return selectable.fullname
+    return selectable.description

@@ -98,7 +98,7 @@ def on_access(state: InstanceState, key: str, is_relationship: bool) -> str:
 
 def attribute_rows(state: InstanceState) -> list[tuple[str, ...]]:
     """One row per mapped attribute: kind, history, expiry, cost of access."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     relationships = set(state.mapper.relationships.keys())
     for prop in state.mapper.attrs:
         key = prop.key

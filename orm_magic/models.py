@@ -175,7 +175,6 @@ class ModelRunner:
         if redefines or drop:
             return self._rebuild(cells, namespace, execute, snapshot, drop, names)
         ws = self.workspace
-        mappers_before = len(ws.Base.registry.mappers)
         try:
             mapped = _run_cells(cells[-1:], namespace, execute)
             if not mapped:
@@ -255,9 +254,12 @@ class ModelRunner:
         run = ModelRun([], rebuilt=True)
         for cls in old_models.values():  # models on the user's own bases
             table = getattr(cls, "__table__", None)
-            if isinstance(table, Table) and table.metadata is not old_base.metadata:
-                if cls.__name__ in names:
-                    table.metadata.remove(table)
+            if (
+                isinstance(table, Table)
+                and table.metadata is not old_base.metadata
+                and cls.__name__ in names
+            ):
+                table.metadata.remove(table)
         fresh_bases = []
         try:
             mapped = self._fresh_registry(cells, namespace, execute, replacing=old_base)
@@ -296,7 +298,10 @@ class ModelRunner:
     ) -> list[migrate.TableChange]:
         ws = self.workspace
         new_tables = ws.tables()
-        mine = {t.fullname for cls in classes for t in inspect(cls).tables}
+        mine: set[str] = set()
+        for cls in classes:
+            mapper: sa_orm.Mapper[Any] = inspect(cls)
+            mine.update(t.fullname for t in mapper.tables)
         changes: list[migrate.TableChange] = []
         if not any(name in old_tables for name in mine):
             return changes

@@ -8,11 +8,12 @@ show, whose cells are read from memory: showing them emits no SQL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import Query, Session
+from sqlalchemy.orm import Mapper, Query, Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.selectable import CompoundSelect
 
@@ -40,7 +41,7 @@ def has_limit(query: Any) -> bool:
     return getattr(query, "_limit_clause", None) is not None
 
 
-def _single_entity(descriptions: list[dict[str, Any]]) -> type | None:
+def _single_entity(descriptions: Sequence[Mapping[str, Any]]) -> type | None:
     """The mapped class when a query selects exactly one whole entity."""
     if len(descriptions) != 1:
         return None
@@ -59,9 +60,9 @@ def execute(session: Session, query: Any, limit: int) -> tuple[list[Any], bool, 
         entity = _single_entity(query.column_descriptions)
         return list(bounded.all()), limited, entity
     if isinstance(query, (Select, CompoundSelect)):
-        bounded = query.limit(limit) if limited else query
+        statement = query.limit(limit) if limited else query
         entity = _single_entity(getattr(query, "column_descriptions", []))
-        result = session.execute(bounded)
+        result = session.execute(statement)
         items = list(result.scalars().all()) if entity is not None else list(result.all())
         return items, limited, entity
     raise QueryError(
@@ -72,7 +73,8 @@ def execute(session: Session, query: Any, limit: int) -> tuple[list[Any], bool, 
 
 def objects_frame(entity: type, objects: list[Any]) -> render.Frame:
     """Objects as a table of their column attributes, read from memory."""
-    keys = [attr.key for attr in inspect(entity).column_attrs]
+    mapper: Mapper[Any] = inspect(entity)
+    keys = [attr.key for attr in mapper.column_attrs]
     rows = []
     for obj in objects:
         values = inspect(obj).dict  # loaded values only: never a SELECT

@@ -47,6 +47,11 @@ def is_memory_url(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
+#: Drivers that take libpq's ``connect_timeout`` (seconds).
+LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+CONNECT_TIMEOUT = 10
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``, set up for use from a notebook kernel.
 
@@ -62,7 +67,12 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, **kwargs)
         _fix_pysqlite_transactions(engine)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    # pool_pre_ping: a connection the server dropped between cells is replaced.
+    server_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_driver_name() in LIBPQ_DRIVERS and "connect_timeout" not in parsed.query:
+        # a host that never answers fails %orm_connect in seconds, not minutes
+        server_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(parsed, **server_kwargs)
 
 
 def _fix_pysqlite_transactions(engine: Engine) -> None:
@@ -199,6 +209,8 @@ class Workspace:
         if conn is None or conn.closed or conn.invalidated:
             return False
         dbapi_connection = conn.connection.dbapi_connection
+        if dbapi_connection is None:  # the pool detached it: no transaction to ask about
+            return False
         status = getattr(getattr(dbapi_connection, "info", None), "transaction_status", None)
         if status is None and hasattr(dbapi_connection, "get_transaction_status"):
             status = dbapi_connection.get_transaction_status()  # psycopg2
