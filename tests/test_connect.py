@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 from IPython.core.error import UsageError
 from sqlalchemy import create_engine, text
@@ -247,3 +250,51 @@ def test_connect_says_what_the_old_session_discarded(ip, tmp_path):
     out = run(ip, f"%orm_connect sqlite:///{tmp_path / 'other.db'}")
     assert "the previous session was closed: 1 pending object discarded (User)" in out.text
     assert "never committed" not in out.text
+
+
+def other_sessions_states(engine) -> list[str]:
+    """The state of every other session on the database, as the server sees it."""
+    with engine.connect() as conn:
+        query = text(
+            "SELECT state FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return list(conn.execute(query).scalars())
+
+
+@only_on("postgresql")
+def test_displays_leave_no_transaction_open_on_the_server(ip, pg_url):
+    run(ip, "%%model\n" + SEED_MODEL)
+    run(ip, "%orm_add User(name='a')\n%orm_commit")
+    run(ip, "%orm_show")
+    run(ip, "session.get(User, 1)\nsession.commit()")
+    observer = create_engine(pg_url)
+    try:
+        assert "idle in transaction" not in other_sessions_states(observer)
+        run(ip, "%orm_add User(name='b') --flush")  # now the session holds one, as it should
+        assert other_sessions_states(observer).count("idle in transaction") == 1
+    finally:
+        observer.dispose()
+
+
+@only_on("sqlite")
+def test_a_server_that_never_answers_times_out(ip, monkeypatch):
+    monkeypatch.setattr("orm_magic.workspace.CONNECT_TIMEOUT", 2)  # libpq's least
+    with socket.socket() as silent:  # accepts TCP, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        # without the timeout this would wait for ever; closing the socket
+        # later makes that a failure instead of a hang
+        guard = threading.Timer(8, silent.close)
+        guard.start()
+        try:
+            with pytest.raises(UsageError) as info:
+                ip.run_line_magic(
+                    "orm_connect", f"postgresql+psycopg://u:hunter2@127.0.0.1:{port}/db"
+                )
+        finally:
+            guard.cancel()
+    assert "timeout" in str(info.value)
+    assert "hunter2" not in str(info.value)
+    assert ip._orm_magic.workspace.url == "sqlite://"
