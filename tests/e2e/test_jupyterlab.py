@@ -70,6 +70,12 @@ ESCAPING_CELLS = [
     f"%orm_add User(name={TRICKY!r}, fullname={TRICKY_FULLNAME!r}) --flush",
     "%orm_commit",
     "%orm_show User",
+    # Wider than any notebook: the table must scroll inside its own box.
+    "%%model\nclass Wide(Base):\n    __tablename__ = 'wide'\n"
+    "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    + "".join(f"    column_{i}: Mapped[str | None]\n" for i in range(12)),
+    "%orm_add Wide(**{f'column_{i}': 'x' * 30 for i in range(12)}) --flush",
+    "%orm_log -n 3",
 ]
 
 DIAGRAM_CELLS = [
@@ -143,6 +149,16 @@ def check(name: str, read: list[dict[str, Any]], tags: list[list[str]]) -> None:
     assert not unexpected, f"{name}: error output:\n{unexpected}"
 
 
+def overflowing(page: Any) -> list[str]:
+    """Our outputs wider than the notebook's output area (a wide table must scroll
+    in its own box instead), as the start of their text."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+            .filter(o => o.querySelector('.orm-magic') && o.scrollWidth > o.clientWidth + 1)
+            .map(o => o.innerText.slice(0, 80))"""
+    )
+
+
 def errors(read: list[dict[str, Any]], tags: list[list[str]], allowed: bool) -> str:
     """Error outputs, in cells tagged ``raises-exception`` (allowed) or not."""
     found = []
@@ -196,6 +212,7 @@ def test_course_notebook_runs_and_reads(page: Any, lab: jl.LabServer, name: str)
     sql = "\n".join(sql_sections(page))
     for statement in expected.get("sql", []):
         assert statement in sql, f"{name}: {statement!r} not in any SQL section"
+    assert not overflowing(page), f"{name}: outputs wider than the notebook"
     values = set(table_cells(page))
     for value in expected.get("values", []):
         assert value in values, f"{name}: no table cell shows {value!r}"
@@ -219,6 +236,8 @@ def test_values_show_as_typed(page: Any, lab: jl.LabServer) -> None:
     assert outputs.locator("mjx-container, .MathJax, .katex").count() == 0, "TeX was typeset"
     # The INSERT's parameters show the value as typed too.
     assert any(repr(TRICKY) in sql for sql in sql_sections(page)), sql_sections(page)
+    assert "x" * 30 in cells
+    assert not overflowing(page), "an output is wider than the notebook"
     shoot(page, "e2e_escaping")
 
 
