@@ -15,11 +15,28 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 #: The superuser's password; TCP connections must give it (scram-sha-256).
 PASSWORD = "pg-test-secret"
+
+
+#: Run by a detached Python: wait for the test process, then stop its server.
+WATCHER = """
+import os, shutil, subprocess, sys, time
+owner, root, pg_ctl = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.isdir(root):
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+if os.path.isdir(root):
+    subprocess.run(pg_ctl + ["stop", "-m", "immediate", "-D", root + "/data"], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 def find_bin_dir() -> Path | None:
@@ -77,6 +94,7 @@ class PostgresServer:
             self._as_user = ["runuser", "-u", "postgres", "--"]
         self._names = itertools.count(1)
         self._initdb()
+        self._watch_owner()
 
     def _run(self, *args: str) -> None:
         command = self._as_user + [str(self.bin_dir / args[0]), *args[1:]]
@@ -101,6 +119,19 @@ class PostgresServer:
             "--auth-local=trust",
             "--auth-host=scram-sha-256",
             f"--pwfile={pwfile}",
+        )
+
+    def _watch_owner(self) -> None:
+        # pg_ctl detaches the server: if this process is killed (SIGTERM from a
+        # timeout, SIGKILL), no finalizer runs. A small watcher outlives it
+        # and stops the server and removes its directory once it is gone.
+        command = self._as_user + [str(self.bin_dir / "pg_ctl")]
+        subprocess.Popen(
+            [sys.executable, "-c", WATCHER, str(os.getpid()), str(self.root), *command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     def start(self) -> None:
