@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -14,6 +14,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapper
 from traitlets import Bool, Int, Unicode, observe
 
 from . import render
@@ -22,7 +23,17 @@ from .models import ModelRunner
 from .report import CellReport
 from .unitofwork import attach, session_states
 from .urls import safe_url
-from .workspace import TableData, Workspace, WorkspaceError, as_instances, check_states, is_memory_url
+from .workspace import (
+    TableData,
+    Workspace,
+    WorkspaceError,
+    as_instances,
+    check_states,
+    is_memory_url,
+)
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 #: Names the workspace puts into the user namespace.
 NAMESPACE_NAMES = ("Base", "session", "engine")
@@ -93,7 +104,7 @@ class OrmMagic(Magics):
     )
     echo = Bool(True, help="Show the SQL section below each cell.").tag(config=True)
     url = Unicode(
-        "sqlite://", help="Database URL used on load and by %orm_reset (env ORM_MAGIC_URL)."
+        "sqlite://", help="Database URL used on load, else env ORM_MAGIC_URL; see %orm_connect."
     ).tag(config=True)
     loglimit = Int(1000, help="Statements kept in the kernel-wide log (%orm_log).").tag(
         config=True
@@ -133,13 +144,20 @@ class OrmMagic(Magics):
         if workspace is not None:
             workspace.recorder.resize(change["new"])
 
+    @property
+    def user_shell(self) -> InteractiveShell:
+        """The shell these magics serve (``Magics.shell`` is typed optional)."""
+        if self.shell is None:  # load_ipython_extension always passes one
+            raise RuntimeError("orm_magic: these magics are not registered on a shell")
+        return self.shell
+
     # -- namespace ---------------------------------------------------------
     def push_namespace(self) -> None:
         """Put ``Base``, ``session`` and ``engine`` into the user namespace.
 
         A user's own variable of that name is replaced, and the user is told.
         """
-        ns = self.shell.user_ns
+        ns = self.user_shell.user_ns
         values = {
             "Base": self.workspace.Base,
             "session": self.workspace.session,
@@ -156,7 +174,7 @@ class OrmMagic(Magics):
 
     def pop_namespace(self) -> None:
         """Remove what :meth:`push_namespace` put there, where it is still ours."""
-        ns = self.shell.user_ns
+        ns = self.user_shell.user_ns
         for name, value in self._pushed.items():
             if ns.get(name) is value:
                 del ns[name]
@@ -181,7 +199,7 @@ class OrmMagic(Magics):
                 f"%{magic}: {expression!r} is not a Python expression ({exc.msg})", exc
             ) from None
         try:
-            return eval(code, self.shell.user_global_ns, self.shell.user_ns)
+            return eval(code, self.user_shell.user_global_ns, self.user_shell.user_ns)
         except NameError as exc:
             raise self._fail(f"%{magic}: {exc}; define it in a cell first", exc) from None
         except SQLAlchemyError:
@@ -201,7 +219,9 @@ class OrmMagic(Magics):
             raise UsageError(f"%{magic}: {exc}") from None
 
     @contextmanager
-    def _reporting(self, title: str, tables: Callable[[], Iterable[str]] = tuple) -> Iterator[Reported]:
+    def _reporting(
+        self, title: str, tables: Callable[[], Iterable[str]] = tuple
+    ) -> Iterator[Reported]:
         """Capture the block's SQL, then display it with the tables it touched.
 
         Yields a :class:`Reported` for notes and a better title. A session left
@@ -215,7 +235,8 @@ class OrmMagic(Magics):
             recovered = self.workspace.recover()
             if recovered:
                 reported.notes.append(
-                    f"the session's transaction had failed earlier; rolled back first ({recovered})"
+                    "the session's transaction had failed earlier; "
+                    f"rolled back first ({recovered})"
                 )
             try:
                 yield reported
@@ -304,7 +325,7 @@ class OrmMagic(Magics):
         DDL and the new, empty tables are shown.
         """
         args = parse_argstring(self.model, line)
-        shell = self.shell
+        shell = self.user_shell
 
         def execute(source: str) -> None:
             filename = shell.compile.cache(source, shell.execution_count)
@@ -330,7 +351,9 @@ class OrmMagic(Magics):
             reported.title = "%%model " + ", ".join(cls.__name__ for cls in run.classes)
             reported.notes.extend(run.notes)
             reported.notes.extend(change.describe() for change in run.changes)
-            reported.tables.extend(t.fullname for c in run.classes for t in inspect(c).tables)
+            for cls in run.classes:
+                mapper: Mapper[Any] = inspect(cls)
+                reported.tables.extend(t.fullname for t in mapper.tables)
             self.workspace.create_tables(run.classes)
 
     def _model_runner(self) -> ModelRunner:
@@ -440,7 +463,8 @@ class OrmMagic(Magics):
         chosen = [models[name] for name in args.models] if args.models else list(models.values())
         names: dict[str, None] = {}
         for cls in chosen:
-            for table in inspect(cls).tables:
+            mapper: Mapper[Any] = inspect(cls)
+            for table in mapper.tables:
                 names.setdefault(table.fullname, None)
         report = CellReport(title=f"%orm_show {line.strip()}".strip())
         self._show(report, list(names), sql=False)

@@ -101,11 +101,12 @@ def _restart_sequences(conn: Connection, table: Table) -> None:
         return
     for column in table.primary_key.columns:
         if isinstance(column.type, Integer) and column.autoincrement in (True, "auto"):
+            quoter = conn.dialect.identifier_preparer
             conn.execute(
                 text(
                     "SELECT setval(pg_get_serial_sequence(:t, :c), "
-                    f"COALESCE((SELECT max({conn.dialect.identifier_preparer.quote(column.name)})"
-                    f" FROM {conn.dialect.identifier_preparer.format_table(table)}), 0) + 1, false)"
+                    f"COALESCE((SELECT max({quoter.quote(column.name)})"
+                    f" FROM {quoter.format_table(table)}), 0) + 1, false)"
                 ),
                 {"t": table.fullname, "c": column.name},
             )

@@ -8,6 +8,7 @@ import re
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+
 class Ran:
     """What one cell printed and displayed."""
 
