@@ -80,7 +80,8 @@ def interleaved(
 
     The order flips every round (AB, BA, ...), so that a machine that gets
     busier or quieter affects both sides alike. ``setup_*`` and ``after_*``
-    run untimed around each run; garbage is collected before each. A run
+    run untimed around each run; garbage is collected before each and the
+    collector is off during it. A run
     that returns a float has timed itself, and that figure is used.
     """
     times: dict[str, list[float]] = {"a": [], "b": []}
@@ -92,9 +93,15 @@ def interleaved(
             if setup is not None:
                 setup()
             gc.collect()
-            start = clock()
-            measured = run()
-            elapsed = clock() - start
+            # As timeit does: a collection that happens to fall inside one run
+            # (and not the other) would decide the ratio by chance.
+            gc.disable()
+            try:
+                start = clock()
+                measured = run()
+                elapsed = clock() - start
+            finally:
+                gc.enable()
             if isinstance(measured, float):  # the run timed itself (a child process)
                 elapsed = measured
             if after is not None:

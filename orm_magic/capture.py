@@ -100,9 +100,9 @@ class Capture:
         if len(self.head) < self.keep:
             self.head.append(statement)
             return
-        self.tail.append(statement)
-        if len(self.tail) > self.keep:
-            self.tail.popleft()
+        if self.tail.maxlen != self.keep:
+            self.tail = deque(self.tail, maxlen=self.keep)
+        self.tail.append(statement)  # a bounded deque drops the oldest itself
 
     def _count_repeat(self, statement: Statement) -> None:
         # One dict lookup per SELECT; the parameters are compared, not copied.
@@ -210,6 +210,8 @@ class StatementRecorder:
         self._seq = itertools.count(1)
         self._captures: list[Capture] = []
         self._lock = threading.Lock()
+        self._last_compiled: Any = None  # see _before_cursor_execute
+        self._last_table: str | None = None
         self._listeners = [
             ("before_cursor_execute", self._before_cursor_execute),
             ("after_cursor_execute", self._after_cursor_execute),
@@ -265,7 +267,8 @@ class StatementRecorder:
         context: Any,
         executemany: bool,
     ) -> None:
-        if context is not None and context.execution_options.get(DISPLAY_OPTION):
+        options = context.execution_options if context is not None else {}
+        if options.get(DISPLAY_OPTION):
             return
         # insertmanyvalues batches arrive with executemany=True but one flat
         # parameter list; only a list of parameter sets is a real executemany.
@@ -275,7 +278,16 @@ class StatementRecorder:
             and parameters
             and isinstance(parameters[0], (list, tuple, dict))
         )
-        params, omitted = _bounded(parameters, many)
+        if not isinstance(parameters, (list, tuple, dict)) or len(parameters) <= PARAMETER_LIMIT:
+            # the common case: nothing to cut
+            params, omitted = parameters, 0
+        else:
+            params, omitted = _bounded(parameters, many)
+        # A flush sends one compiled INSERT thousands of times: its target
+        # table is read once per compiled statement, not once per row.
+        compiled = getattr(context, "compiled", None)
+        if compiled is None or compiled is not self._last_compiled:
+            self._last_compiled, self._last_table = compiled, _dml_table(context)
         record = Statement(
             seq=next(self._seq),
             sql=statement,
@@ -283,8 +295,8 @@ class StatementRecorder:
             executemany=many,
             parameters_omitted=omitted,
             started=time.time(),
-            table=_dml_table(context),
-            loader=None if context is None else context.execution_options.get(LOADER_OPTION),
+            table=self._last_table,
+            loader=options.get(LOADER_OPTION),
         )
         if context is not None:
             context._orm_magic_record = record
