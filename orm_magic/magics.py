@@ -109,7 +109,9 @@ class OrmMagic(Magics):
     loglimit = Int(1000, help="Statements kept in the kernel-wide log (%orm_log).").tag(
         config=True
     )
-    countlimit = Int(100_000, help="Rows counted at most for a table's row count.").tag(
+    # 10,000: counting more rows than that costs more than the rest of the
+    # display on SQLite (benchmarks/run.py, size independence).
+    countlimit = Int(10_000, help="Rows counted at most for a table's row count.").tag(
         config=True
     )
     maxitems = Int(1_000_000, help="Most objects one magic call accepts.").tag(config=True)

@@ -397,7 +397,7 @@ class Workspace:
             conn.execution_options(**{DISPLAY_OPTION: True})
             yield conn
 
-    def read_table(self, table: Table, limit: int, count_limit: int = 100_000) -> TableData:
+    def read_table(self, table: Table, limit: int, count_limit: int = 10_000) -> TableData:
         """The first ``limit`` rows of ``table`` and its row count, bounded.
 
         Both queries carry LIMIT: a table of a million rows costs what one of
