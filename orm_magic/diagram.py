@@ -47,9 +47,10 @@ def attribute_line(column: Any, dialect: Dialect | None) -> str:
         keys.append("FK")
     if column.unique and not column.primary_key:
         keys.append("UK")
-    notes = [f"references {fk.target_fullname}" for fk in sorted(
-        column.foreign_keys, key=lambda fk: fk.target_fullname
-    )]
+    notes = [
+        f"references {fk.target_fullname}"
+        for fk in sorted(column.foreign_keys, key=lambda fk: fk.target_fullname)
+    ]
     if not column.nullable and not column.primary_key:
         notes.append("not null")
     line = f"{type_name(column, dialect)} {mermaid_name(column.name)}"
@@ -100,9 +101,7 @@ class ERDiagram:
     def __repr__(self) -> str:
         return self.mermaid
 
-    def _repr_mimebundle_(
-        self, include: object = None, exclude: object = None
-    ) -> dict[str, str]:
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         return {
             MERMAID_MIME: self.mermaid,
             "text/markdown": f"```mermaid\n{self.mermaid}\n```",

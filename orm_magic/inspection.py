@@ -49,9 +49,7 @@ class InspectionReport:
         lines.extend(render.frame_text(frame) for frame in self.frames)
         return "\n".join(lines)
 
-    def _repr_mimebundle_(
-        self, include: object = None, exclude: object = None
-    ) -> dict[str, str]:
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
 
 
@@ -206,4 +204,3 @@ def session_view(session: Session, limit: int, title: str = "%orm_session") -> I
             )
         )
     return InspectionReport(title, lines, frames)
-

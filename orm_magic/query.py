@@ -85,9 +85,7 @@ def objects_frame(entity: type, objects: list[Any]) -> render.Frame:
 def rows_frame(rows: list[Any]) -> render.Frame:
     """Rows as a table; an ORM object in a row is shown by its label."""
     columns = list(rows[0]._fields) if rows else []
-    body = [
-        tuple(value_text(v) if is_mapped_instance(v) else v for v in row) for row in rows
-    ]
+    body = [tuple(value_text(v) if is_mapped_instance(v) else v for v in row) for row in rows]
     return render.Frame("rows", columns, body)
 
 

@@ -35,9 +35,7 @@ class BookTag(Base):
     tag_id = Column(ForeignKey('tags.id'), primary_key=True)
 """
 
-TWENTY = (
-    "%orm_add [Author(name=f'a{i}', books=[Book(title=f'b{i}')]) for i in range(20)] --flush"
-)
+TWENTY = "%orm_add [Author(name=f'a{i}', books=[Book(title=f'b{i}')]) for i in range(20)] --flush"
 
 
 @pytest.fixture
@@ -112,8 +110,11 @@ def test_orm_state_shows_history_and_expired_attributes_without_sql(lib):
         ("o = Author(name='t')", "transient"),
         ("o = Author(name='p'); session.add(o)", "pending"),
         ("o = session.get(Author, 3); session.expunge(o)", "detached"),
-        ("o = Tag(label='x'); session.add(o); session.flush(); session.delete(o); "
-         "session.flush()", "deleted"),
+        (
+            "o = Tag(label='x'); session.add(o); session.flush(); session.delete(o); "
+            "session.flush()",
+            "deleted",
+        ),
     ],
 )
 def test_orm_state_names_each_lifecycle_state(lib, setup, state):

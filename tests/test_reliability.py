@@ -98,8 +98,11 @@ def test_a_failing_model_cell_changes_nothing(two_models):
     ip = two_models
     before_user = ip.user_ns["User"]
     bad = USER.replace("%%model\n", "%%model\n") + "\nraise ValueError('boom')\n"
-    bad = bad.replace("class User", "class Extra(Base):\n    __tablename__ = 'extra'\n"
-                      "    id: Mapped[int] = mapped_column(primary_key=True)\n\nclass User")
+    bad = bad.replace(
+        "class User",
+        "class Extra(Base):\n    __tablename__ = 'extra'\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n\nclass User",
+    )
     with pytest.raises(UsageError, match="ValueError: boom"):
         ip.run_cell_magic("model", "", bad.split("\n", 1)[1])
     assert ip.user_ns["User"] is before_user
@@ -160,8 +163,11 @@ def test_users_own_failed_autoflush_is_rolled_back_by_next_magic(two_models):
 
 def test_savepoints_work_on_sqlite(two_models):
     ip = two_models
-    run(ip, "nested = session.begin_nested()\nsession.add(User(name='inner'))\n"
-            "session.flush()\nnested.rollback()")
+    run(
+        ip,
+        "nested = session.begin_nested()\nsession.add(User(name='inner'))\n"
+        "session.flush()\nnested.rollback()",
+    )
     run(ip, "%orm_add User(name='outer')\n%orm_commit")
     assert rows(ip, "SELECT name FROM users ORDER BY id") == [("ed",), ("outer",)]
     assert any("SAVEPOINT" in s for s in ip.run_line_magic("orm_log", "")["statement"])
@@ -230,8 +236,11 @@ DELETED_SOLO = (
     "setup, line, message",
     [
         ("t = User(name='t')", "orm_delete t", "not in the database yet"),
-        ("u = session.get(User, 1)\np = User(name='p')\nsession.add(p)", "orm_delete [u, p]",
-         "pending"),
+        (
+            "u = session.get(User, 1)\np = User(name='p')\nsession.add(p)",
+            "orm_delete [u, p]",
+            "pending",
+        ),
         (DELETED_SOLO, "orm_add d", "was deleted"),
         (DELETED_SOLO, "orm_delete d", "already deleted"),
     ],
