@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,7 +212,7 @@ class StatementRecorder:
         self._lock = threading.Lock()
         self._last_compiled: Any = None  # see _before_cursor_execute
         self._last_table: str | None = None
-        self._listeners = [
+        self._listeners: list[tuple[str, Callable[..., None]]] = [
             ("before_cursor_execute", self._before_cursor_execute),
             ("after_cursor_execute", self._after_cursor_execute),
             ("begin", self._begin),

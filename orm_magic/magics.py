@@ -43,8 +43,8 @@ def split_options(line: str) -> tuple[list[str], str]:
     """Split ``--options`` at either end of ``line`` from the expression between."""
     tokens = line.split()
     head: list[str] = []
-    while tokens and tokens[0].startswith("-") and tokens[0][1:2].isalpha() | (
-        tokens[0][1:2] == "-"
+    while (
+        tokens and tokens[0].startswith("-") and tokens[0][1:2].isalpha() | (tokens[0][1:2] == "-")
     ):
         head.append(tokens.pop(0))
     tail: list[str] = []
@@ -99,9 +99,7 @@ def first_line(exc: BaseException) -> str:
 class OrmMagic(Magics):
     """Magics that show what the SQLAlchemy ORM does, cell by cell."""
 
-    displaylimit = Int(10, help="Rows fetched (with LIMIT) for each table shown.").tag(
-        config=True
-    )
+    displaylimit = Int(10, help="Rows fetched (with LIMIT) for each table shown.").tag(config=True)
     echo = Bool(True, help="Show the SQL section below each cell.").tag(config=True)
     url = Unicode(
         "sqlite://", help="Database URL used on load, else env ORM_MAGIC_URL; see %orm_connect."
@@ -111,16 +109,15 @@ class OrmMagic(Magics):
     )
     # 10,000: counting more rows than that costs more than the rest of the
     # display on SQLite (benchmarks/run.py, size independence).
-    countlimit = Int(10_000, help="Rows counted at most for a table's row count.").tag(
-        config=True
-    )
+    countlimit = Int(10_000, help="Rows counted at most for a table's row count.").tag(config=True)
     maxitems = Int(1_000_000, help="Most objects one magic call accepts.").tag(config=True)
     short_errors = Bool(
         True, help="Show a user's mistake as one line; False shows the full traceback."
     ).tag(config=True)
     nplusone_threshold = Int(
-        5, help="Runs of one SELECT with different parameters that a cell reports as N+1 "
-        "(0 turns it off)."
+        5,
+        help="Runs of one SELECT with different parameters that a cell reports as N+1 "
+        "(0 turns it off).",
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -252,9 +249,7 @@ class OrmMagic(Magics):
         if error is not None:
             raise error
 
-    def _database_error(
-        self, title: str, exc: SQLAlchemyError, reported: Reported
-    ) -> UsageError:
+    def _database_error(self, title: str, exc: SQLAlchemyError, reported: Reported) -> UsageError:
         """Roll back after a failed statement or flush; one line saying what and why."""
         outcome = self.workspace.recover(force=getattr(exc, "orig", None) is not None)
         message = f"{title}: {describe_error(exc)}"
@@ -263,9 +258,7 @@ class OrmMagic(Magics):
             reported.notes.append(f"rolled back: {outcome}")
         return self._fail(message, exc)
 
-    def _show(
-        self, report: CellReport, table_names: Iterable[str] = (), sql: bool = True
-    ) -> None:
+    def _show(self, report: CellReport, table_names: Iterable[str] = (), sql: bool = True) -> None:
         known = self.workspace.tables()
         shown = [known[name] for name in table_names if name in known]
         # the unit of work beside each table, read from memory: no SQL
@@ -552,4 +545,3 @@ class OrmMagic(Magics):
         where = "in memory" if is_memory_url(url) else self.workspace.engine.dialect.name
         models = ", ".join(sorted(self.workspace.all_models())) or "none yet"
         return [f"connected to {safe_url(url)} ({where}); models: {models}"]
-
