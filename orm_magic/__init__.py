@@ -38,8 +38,8 @@ def load_ipython_extension(shell: Any) -> None:
     shell.register_magics(explore)
     explore.install_completion()
     setattr(shell, _EXPLORE_ATTRIBUTE, explore)
-    shell.events.register("pre_run_cell", magics.pre_run_cell)
-    shell.events.register("post_run_cell", magics.post_run_cell)
+    shell.events.register("pre_run_cell", magics.reporter.start_cell)
+    shell.events.register("post_run_cell", magics.reporter.finish_cell)
     setattr(shell, _ATTRIBUTE, magics)
     magics.push_namespace()
 
@@ -50,8 +50,8 @@ def unload_ipython_extension(shell: Any) -> None:
     if magics is None:
         return
     for name, callback in (
-        ("pre_run_cell", magics.pre_run_cell),
-        ("post_run_cell", magics.post_run_cell),
+        ("pre_run_cell", magics.reporter.start_cell),
+        ("post_run_cell", magics.reporter.finish_cell),
     ):
         if callback in shell.events.callbacks[name]:
             shell.events.unregister(name, callback)
@@ -62,6 +62,6 @@ def unload_ipython_extension(shell: Any) -> None:
         delattr(shell, _EXPLORE_ATTRIBUTE)
     _unregister(shell, magics)
     magics.pop_namespace()
-    magics._end_cell()
+    magics.reporter.end_cell()
     magics.workspace.close()
     delattr(shell, _ATTRIBUTE)

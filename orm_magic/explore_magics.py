@@ -21,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import completion
 from .diagram import er_diagram
 from .inspection import is_mapped_instance, session_view, state_view
-from .magics import OrmMagic, Reported
+from .magics import OrmMagic
 from .query import QueryError, run_query
 from .report import CellReport
+from .reporting import Reported
 
 
 @magics_class
@@ -105,9 +106,9 @@ class ExploreMagics(Magics):
             except QueryError as exc:
                 raise UsageError(f"%orm_query: {exc}") from None
             except SQLAlchemyError as exc:
-                error = self.orm._database_error(title, exc, Reported(title))
+                error = self.orm.reporter.database_error(title, exc, Reported(title))
         frames = [result.frame] if result is not None else []
-        self.orm._show(CellReport.from_capture(title, capture, frames=frames))
+        self.orm.reporter.show(CellReport.from_capture(title, capture, frames=frames))
         if error is not None:
             raise error
         return result.value if result is not None else None

@@ -19,7 +19,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import InstanceState, Session, object_session
 
 from . import render
-from .workspace import explain_state, instance_label, state_name
+from .instances import explain_state, instance_label, state_name
 
 #: Items shown of one collection value; the rest is counted.
 COLLECTION_ITEMS = 5

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -18,19 +16,14 @@ from sqlalchemy.orm import Mapper
 from traitlets import Bool, Int, Unicode, observe
 
 from . import render
-from .capture import Capture, dml_table_of
+from .engine import is_memory_url
+from .errors import WorkspaceError, first_line
+from .instances import as_instances, check_states
 from .models import ModelRunner
 from .report import CellReport
-from .unitofwork import attach, session_states
+from .reporting import DisplaySettings, Reporter
 from .urls import safe_url
-from .workspace import (
-    TableData,
-    Workspace,
-    WorkspaceError,
-    as_instances,
-    check_states,
-    is_memory_url,
-)
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -56,43 +49,6 @@ def split_options(line: str) -> tuple[list[str], str]:
     for token in reversed(tail):
         expression = expression[: -len(token)].rstrip()
     return head + tail, expression
-
-
-@dataclass
-class Reported:
-    """What a magic adds to its report while it runs."""
-
-    title: str
-    notes: list[str] = field(default_factory=list)
-    tables: list[str] = field(default_factory=list)  # shown besides those written to
-
-
-def describe_error(exc: BaseException) -> str:
-    """``IntegrityError in users: UNIQUE constraint failed: users.id; values (1, 'a')``."""
-    text = f"{type(exc).__name__}"
-    table = dml_table_of(getattr(exc, "statement", None))
-    if table:
-        text += f" in table {table}"
-    text += f": {first_line(exc)}"
-    params = getattr(exc, "params", None)
-    if params:
-        text += f"; values {render.shorten(repr(params), 200)}"
-    return text
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, for a one-line error.
-
-    For a driver error, the driver's own message, with PostgreSQL's DETAIL
-    (``Key (id)=(1) already exists.``) where there is one.
-    """
-    orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    detail = getattr(getattr(orig, "diag", None), "message_detail", None)
-    if detail:
-        line += f" ({detail.strip()})"
-    return line
 
 
 @magics_class
@@ -127,9 +83,18 @@ class OrmMagic(Magics):
         except WorkspaceError as exc:
             raise UsageError(f"orm_magic: {exc}") from None
         self._pushed: dict[str, Any] = {}
-        self._cell: ExitStack | None = None
-        self._cell_capture: Capture | None = None
+        self.reporter = Reporter(lambda: self.workspace, self.display_settings)
         self._runner: ModelRunner | None = None
+
+    def display_settings(self) -> DisplaySettings:
+        """What the reports need of the traits, read when a report is made."""
+        return DisplaySettings(
+            displaylimit=self.displaylimit,
+            countlimit=self.countlimit,
+            echo=self.echo,
+            nplusone_threshold=self.nplusone_threshold,
+            short_errors=self.short_errors,
+        )
 
     def initial_url(self) -> str:
         """The URL to load with: ``%config OrmMagic.url`` if set, else ``ORM_MAGIC_URL``."""
@@ -180,11 +145,6 @@ class OrmMagic(Magics):
         self._pushed = {}
 
     # -- running a magic ----------------------------------------------------
-    def _fail(self, message: str, exc: BaseException | None = None) -> UsageError:
-        if exc is not None and not self.short_errors:
-            raise exc
-        return UsageError(message)
-
     def _evaluate(self, magic: str, expression: str) -> Any:
         if not expression:
             raise UsageError(
@@ -194,17 +154,17 @@ class OrmMagic(Magics):
         try:
             code = compile(expression, "<orm_magic>", "eval")
         except SyntaxError as exc:
-            raise self._fail(
+            raise self.reporter.fail(
                 f"%{magic}: {expression!r} is not a Python expression ({exc.msg})", exc
             ) from None
         try:
             return eval(code, self.user_shell.user_global_ns, self.user_shell.user_ns)
         except NameError as exc:
-            raise self._fail(f"%{magic}: {exc}; define it in a cell first", exc) from None
+            raise self.reporter.fail(f"%{magic}: {exc}; define it in a cell first", exc) from None
         except SQLAlchemyError:
             raise
         except Exception as exc:
-            raise self._fail(
+            raise self.reporter.fail(
                 f"%{magic}: evaluating {expression!r} raised {type(exc).__name__}: {exc}", exc
             ) from None
 
@@ -216,95 +176,6 @@ class OrmMagic(Magics):
             return items, items[0] is value
         except WorkspaceError as exc:
             raise UsageError(f"%{magic}: {exc}") from None
-
-    @contextmanager
-    def _reporting(
-        self, title: str, tables: Callable[[], Iterable[str]] = tuple
-    ) -> Iterator[Reported]:
-        """Capture the block's SQL, then display it with the tables it touched.
-
-        Yields a :class:`Reported` for notes and a better title. A session left
-        failed by earlier code is rolled back first, and said so. A database
-        error rolls the session back and becomes one line, after the SQL that
-        led to it is shown. Any other exception propagates with nothing shown.
-        """
-        reported = Reported(title)
-        error: UsageError | None = None
-        with self.workspace.recorder.capture() as capture:
-            recovered = self.workspace.recover()
-            if recovered:
-                reported.notes.append(
-                    "the session's transaction had failed earlier; "
-                    f"rolled back first ({recovered})"
-                )
-            try:
-                yield reported
-            except SQLAlchemyError as exc:
-                error = self._database_error(reported.title, exc, reported)
-        names = list(capture.tables)
-        if error is None:
-            names += [t for t in [*tables(), *reported.tables] if t not in names]
-        report = CellReport.from_capture(reported.title, capture, notes=reported.notes)
-        self._show(report, names)
-        if error is not None:
-            raise error
-
-    def _database_error(self, title: str, exc: SQLAlchemyError, reported: Reported) -> UsageError:
-        """Roll back after a failed statement or flush; one line saying what and why."""
-        outcome = self.workspace.recover(force=getattr(exc, "orig", None) is not None)
-        message = f"{title}: {describe_error(exc)}"
-        if outcome:
-            message += f" — rolled back ({outcome}); committed rows are unchanged"
-            reported.notes.append(f"rolled back: {outcome}")
-        return self._fail(message, exc)
-
-    def _show(self, report: CellReport, table_names: Iterable[str] = (), sql: bool = True) -> None:
-        known = self.workspace.tables()
-        shown = [known[name] for name in table_names if name in known]
-        # the unit of work beside each table, read from memory: no SQL
-        states = session_states(self.workspace.session) if shown else []
-        report.tables = [
-            attach(self._read(table), table, states, self.displaylimit) for table in shown
-        ]
-        report.show_sql = sql and self.echo
-        report.nplusone_threshold = self.nplusone_threshold
-        pending = self.workspace.pending_summary()
-        if pending:
-            report.notes.append(f"session: {pending}")
-        lost = self.workspace.take_reconnects()  # counted after the displays' reads too
-        if lost:
-            report.notes.append(
-                "the connection to the database was lost and re-established (pool_pre_ping); "
-                "committed rows are kept, work not yet committed was rolled back"
-            )
-        display(report)
-
-    def _read(self, table: Any) -> TableData:
-        return self.workspace.read_table(table, self.displaylimit, self.countlimit)
-
-    # -- cell hooks -----------------------------------------------------------
-    def pre_run_cell(self, *args: Any) -> None:
-        """Start collecting the SQL of a cell that no magic claims."""
-        self._end_cell()
-        self._cell = ExitStack()
-        self._cell_capture = self._cell.enter_context(self.workspace.recorder.capture())
-
-    def post_run_cell(self, *args: Any) -> None:
-        """Show the SQL that plain code in the cell emitted, if any."""
-        capture = self._cell_capture
-        self._end_cell()
-        if capture is None or not capture.count or not self.echo:
-            return
-        result = args[0] if args else None
-        count = getattr(result, "execution_count", None)
-        title = f"In [{count}]" if count else "this cell"
-        self._show(CellReport.from_capture(title, capture), list(capture.tables))
-
-    def _end_cell(self) -> None:
-        if self._cell is not None:
-            self._cell.close()
-        self._cell = None
-        self._cell_capture = None
 
     # -- magics -----------------------------------------------------------------
     @magic_arguments()
@@ -328,17 +199,17 @@ class OrmMagic(Magics):
             exec(code, shell.user_global_ns, shell.user_ns)
 
         runner = self._model_runner()
-        with self._reporting("%%model") as reported:
+        with self.reporter.reporting("%%model") as reported:
             try:
                 run = runner.run(cell, shell.user_ns, execute, drop=args.drop)
             except WorkspaceError as exc:
                 raise UsageError(f"%%model: {exc}") from None
             except SyntaxError as exc:
-                raise self._fail(
+                raise self.reporter.fail(
                     f"%%model: syntax error on line {exc.lineno}: {exc.msg}", exc
                 ) from None
             except Exception as exc:
-                raise self._fail(
+                raise self.reporter.fail(
                     f"%%model: the cell raised {type(exc).__name__}: {first_line(exc)}; "
                     "the earlier models are unchanged",
                     exc,
@@ -377,7 +248,7 @@ class OrmMagic(Magics):
                     seen.setdefault(table.fullname, None)
             return list(seen)
 
-        with self._reporting(f"%{magic} {expression}".strip(), touched) as reported:
+        with self.reporter.reporting(f"%{magic} {expression}".strip(), touched) as reported:
             instances, single = self._instances(magic, expression)
             try:
                 check_states(magic.removeprefix("orm_"), instances, self.workspace.session)
@@ -423,7 +294,7 @@ class OrmMagic(Magics):
 
     def _transaction_op(self, magic: str, line: str, func: Callable[[], None]) -> None:
         parse_argstring(getattr(self, magic), line)
-        with self._reporting(f"%{magic}"):
+        with self.reporter.reporting(f"%{magic}"):
             func()
 
     @magic_arguments()
@@ -462,7 +333,7 @@ class OrmMagic(Magics):
             for table in mapper.tables:
                 names.setdefault(table.fullname, None)
         report = CellReport(title=f"%orm_show {line.strip()}".strip())
-        self._show(report, list(names), sql=False)
+        self.reporter.show(report, list(names), sql=False)
 
     @magic_arguments()
     @argument("-n", "--last", type=int, default=None, help="only the last N statements")
@@ -487,7 +358,7 @@ class OrmMagic(Magics):
         """
         args = parse_argstring(self.orm_reset, line)
         url = self.workspace.url
-        self._end_cell()
+        self.reporter.end_cell()
         note = "a fresh database, Base and session"
         if not is_memory_url(url):
             tables = sorted(self.workspace.tables())
@@ -497,7 +368,7 @@ class OrmMagic(Magics):
                     f"{safe_url(url)}; run %orm_reset --yes to do so"
                 )
             self.workspace.session.close()
-            with self._reporting("%orm_reset --yes"):
+            with self.reporter.reporting("%orm_reset --yes"):
                 self.workspace.drop_own_tables()
             note = f"dropped {', '.join(tables) or 'no tables'}; a fresh Base and session"
         old = self.workspace
@@ -526,19 +397,19 @@ class OrmMagic(Magics):
                 CellReport(title="%orm_connect", notes=self._connection_notes(), show_sql=False)
             )
             return
-        self._end_cell()
+        self.reporter.end_cell()
         unsaved = self.workspace.unsaved()  # the old session closes on success
         try:
             capture = self.workspace.connect(args.url)
         except WorkspaceError as exc:
-            raise self._fail(f"%orm_connect: {exc}", exc) from None
+            raise self.reporter.fail(f"%orm_connect: {exc}", exc) from None
         self.push_namespace()
         notes = self._connection_notes()
         if unsaved:
             notes.append(f"the previous session was closed: {unsaved}")
         title = f"%orm_connect {safe_url(args.url)}"
         report = CellReport.from_capture(title, capture, notes=notes)
-        self._show(report, sorted(self.workspace.tables()))
+        self.reporter.show(report, sorted(self.workspace.tables()))
 
     def _connection_notes(self) -> list[str]:
         url = self.workspace.url

@@ -24,7 +24,9 @@ from sqlalchemy import Table, inspect
 from sqlalchemy import orm as sa_orm
 
 from . import migrate
-from .workspace import Workspace, WorkspaceError, new_base
+from .engine import new_base
+from .errors import WorkspaceError
+from .workspace import Workspace
 
 #: Names a model cell may use without importing them. Filled into the user
 #: namespace only where the user has not defined the name.

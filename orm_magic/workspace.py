@@ -11,19 +11,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, create_engine, event, func, inspect, literal, select
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.orm import DeclarativeBase, InstanceState, Mapper, Session
+from sqlalchemy import Table, event, func, inspect, literal, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.exc import UnmappedClassError
-from sqlalchemy.pool import StaticPool
 
 from .capture import DISPLAY_OPTION, Capture, StatementRecorder, tag_relationship_load
+from .engine import new_base, open_engine
+from .errors import WorkspaceError, first_line
+from .instances import explain_state, instance_label
 from .urls import mask_secrets, safe_url
-
-
-class WorkspaceError(Exception):
-    """A user's mistake; the magics show it as one line."""
 
 
 @dataclass
@@ -39,95 +36,6 @@ class TableData:
     error: str | None = None
     #: the session's unflushed changes to this table (unitofwork.SessionView), if any
     session: Any = None
-
-
-def is_memory_url(url: str) -> bool:
-    """True for an in-memory SQLite URL (``sqlite://``, ``sqlite:///:memory:``)."""
-    parsed = make_url(url)
-    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
-
-
-#: Drivers that take libpq's ``connect_timeout`` (seconds).
-LIBPQ_DRIVERS = ("psycopg", "psycopg2")
-CONNECT_TIMEOUT = 10
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``, set up for use from a notebook kernel.
-
-    In-memory SQLite is one shared connection (``StaticPool``) that any thread
-    may use: ipykernel can run code on other threads, and a connection per
-    thread would mean a database per thread.
-    """
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
-        if is_memory_url(url):
-            kwargs["poolclass"] = StaticPool
-        engine = create_engine(parsed, **kwargs)
-        _fix_pysqlite_transactions(engine)
-        return engine
-    # pool_pre_ping: a connection the server dropped between cells is replaced.
-    server_kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if parsed.get_driver_name() in LIBPQ_DRIVERS and "connect_timeout" not in parsed.query:
-        # a host that never answers fails %orm_connect in seconds, not minutes
-        server_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-    return create_engine(parsed, **server_kwargs)
-
-
-def _fix_pysqlite_transactions(engine: Engine) -> None:
-    """SQLAlchemy's documented fix for pysqlite's transaction handling.
-
-    pysqlite begins transactions itself, late, and not before DDL, so
-    SAVEPOINT (``session.begin_nested()``) and transactional DDL misbehave.
-    The fix turns its own handling off and emits BEGIN when SQLAlchemy begins.
-    That BEGIN is SQL the engine really sends, so the log shows it.
-    """
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, connection_record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
-
-
-def open_engine(url: str) -> Engine:
-    """:func:`make_engine`, with a bad URL or a missing driver as a WorkspaceError."""
-    try:
-        return make_engine(url)
-    except NoSuchModuleError as exc:  # an ArgumentError too, so first
-        name = make_url(url).drivername
-        raise WorkspaceError(f"unknown database or driver {name!r} in {safe_url(url)}") from exc
-    except ArgumentError as exc:
-        raise WorkspaceError(f"not a valid SQLAlchemy URL: {safe_url(url)}") from exc
-    except ImportError as exc:
-        parsed = make_url(url)
-        hint = (
-            "pip install 'orm_magic[postgres]'"
-            if parsed.get_backend_name() == "postgresql"
-            else "pip install its DBAPI package"
-        )
-        raise WorkspaceError(
-            f"the driver for {parsed.drivername!r} is not installed ({exc}); {hint}"
-        ) from exc
-
-
-def new_base() -> type[DeclarativeBase]:
-    """A fresh declarative base with a registry and MetaData of its own."""
-
-    class Base(DeclarativeBase):
-        pass
-
-    return Base
-
-
-def describe(obj: Any) -> str:
-    """How a value reads in an error message: its type, or the class it is."""
-    if isinstance(obj, type):
-        return f"class {obj.__name__}"
-    return f"{type(obj).__name__!r} object"
 
 
 class Workspace:
@@ -419,136 +327,3 @@ class Workspace:
         return TableData(
             table.fullname, columns, rows, total if total <= count_limit else None, count_limit
         )
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (the driver's own, for a DBAPIError)."""
-    orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def check_states(operation: str, instances: list[Any], session: Session) -> None:
-    """Refuse, before anything changes, instances the operation cannot take."""
-    # The label is only built for an error: %orm_add of 100,000 objects
-    # must not format 100,000 labels that nobody reads.
-    for obj in instances:
-        state = inspect(obj)
-        if state.session_id is not None and state.session_id != session.hash_key:
-            raise WorkspaceError(
-                f"{instance_label(obj)} belongs to another Session; expunge it there first"
-            )
-        if operation in ("add", "merge") and (state.deleted or state.was_deleted):
-            raise WorkspaceError(
-                f"{instance_label(obj)} was deleted; make a new object, "
-                "or use make_transient() on it"
-            )
-        if operation == "delete":
-            if state.key is None:
-                raise WorkspaceError(
-                    f"{instance_label(obj)} is {state_name(obj)}, not in the database yet; "
-                    "only persistent objects can be deleted (to drop a pending one, "
-                    "use session.expunge)"
-                )
-            if state.deleted or state.was_deleted:
-                raise WorkspaceError(f"{instance_label(obj)} is already deleted")
-
-
-def as_instances(value: Any, limit: int) -> list[Any]:
-    """``value`` as a list of mapped instances, or a WorkspaceError saying why not."""
-    if _is_mapped_instance(value):
-        return [value]
-    stale = _stale_instance_error(value)
-    if stale is not None:
-        raise stale
-    if isinstance(value, type):
-        if inspect(value, raiseerr=False) is not None:
-            raise WorkspaceError(
-                f"{value.__name__} is a class, not an instance; "
-                f"create one with {value.__name__}(...)"
-            )
-        raise WorkspaceError(f"{describe(value)} is not a mapped instance; define it with %%model")
-    if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
-        raise WorkspaceError(
-            f"{describe(value)} is not a mapped instance; define its class with %%model"
-        )
-    items: list[Any] = []
-    # Whether each class is currently mapped, looked up once per class: a
-    # list of 100,000 objects then costs one cheap check per object.
-    mapped: dict[type, bool] = {}
-    for item in value:
-        if len(items) >= limit:
-            raise WorkspaceError(
-                f"more than {limit:,} objects in one call; raise OrmMagic.maxitems "
-                "or pass them in smaller lists"
-            )
-        cls = type(item)
-        if cls not in mapped:
-            mapped[cls] = isinstance(inspect(cls, raiseerr=False), Mapper)
-        if mapped[cls] and isinstance(inspect(item, raiseerr=False), InstanceState):
-            items.append(item)
-            continue
-        stale = _stale_instance_error(item)
-        if stale is not None:
-            raise stale
-        if not _is_mapped_instance(item):
-            raise WorkspaceError(
-                f"item {len(items)} is a {describe(item)}, not a mapped instance; "
-                "define its class with %%model"
-            )
-        items.append(item)
-    if not items:
-        raise WorkspaceError("the expression gave no objects")
-    return items
-
-
-def state_name(obj: Any) -> str:
-    """transient, pending, persistent, deleted or detached; reads no SQL."""
-    state = inspect(obj)
-    for name in ("transient", "pending", "persistent", "deleted", "detached"):
-        if getattr(state, name):
-            return name
-    return "unknown"
-
-
-def explain_state(obj: Any, marked_deleted: bool) -> str:
-    """The state, and what the next flush will do about it."""
-    state = state_name(obj)
-    if state == "pending":
-        return "pending — the next flush INSERTs it"
-    if state == "persistent" and marked_deleted:
-        return "persistent, marked for deletion — the next flush DELETEs it"
-    if state == "persistent" and inspect(obj).modified:
-        return "persistent, modified — the next flush UPDATEs it"
-    return state
-
-
-def instance_label(obj: Any) -> str:
-    """``User`` or ``User(id=1)``, from the identity key alone: never a SELECT."""
-    state = inspect(obj)
-    name = type(obj).__name__
-    if state.key is None:
-        return name
-    columns = [c.key for c in state.mapper.primary_key]
-    ident = ", ".join(f"{c}={v!r}" for c, v in zip(columns, state.key[1]))
-    return f"{name}({ident})"
-
-
-def _is_mapped_instance(value: Any) -> bool:
-    if isinstance(value, type) or not isinstance(inspect(value, raiseerr=False), InstanceState):
-        return False
-    # an instance of a class whose mapping was disposed still has its state
-    return isinstance(inspect(type(value), raiseerr=False), Mapper)
-
-
-def _stale_instance_error(value: Any) -> WorkspaceError | None:
-    """The error for an instance of an earlier definition of its class, if it is one."""
-    if isinstance(value, type) or not hasattr(value, "_sa_instance_state"):
-        return None
-    if _is_mapped_instance(value):
-        return None
-    name = type(value).__name__
-    return WorkspaceError(
-        f"this {name} object was made from an earlier definition of {name} "
-        f"(a %%model cell redefined it); create a new one with {name}(...)"
-    )

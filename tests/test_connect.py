@@ -279,7 +279,7 @@ def test_displays_leave_no_transaction_open_on_the_server(ip, pg_url):
 
 @only_on("sqlite")
 def test_a_server_that_never_answers_times_out(ip, monkeypatch):
-    monkeypatch.setattr("orm_magic.workspace.CONNECT_TIMEOUT", 2)  # libpq's least
+    monkeypatch.setattr("orm_magic.engine.CONNECT_TIMEOUT", 2)  # libpq's least
     with socket.socket() as silent:  # accepts TCP, never says a word
         silent.bind(("127.0.0.1", 0))
         silent.listen()

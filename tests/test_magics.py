@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from sqlalchemy import Column, Integer, String
 from sqlalchemy.orm import Session, declarative_base
 
-from orm_magic.workspace import make_engine
+from orm_magic.engine import make_engine
 
 from .conftest import SEED_MODEL, TYPED_MODEL
 from .helpers import log_sql, run
@@ -79,7 +79,7 @@ def test_unload_removes_magics_hooks_and_names(shell):
     assert "model" not in shell.magics_manager.magics["cell"]
     assert "session" not in shell.user_ns
     assert not any(
-        getattr(cb, "__self__", None).__class__.__name__ == "OrmMagic"
+        getattr(cb, "__self__", None).__class__.__name__ == "Reporter"
         for cb in shell.events.callbacks["post_run_cell"]
     )
 
@@ -89,7 +89,7 @@ def test_reload_ext_gives_a_working_workspace(ip):
     out = run(ip, "%%model\n" + SEED_MODEL)
     assert "CREATE TABLE users" in out.text
     post = [cb for cb in ip.events.callbacks["post_run_cell"] if hasattr(cb, "__self__")]
-    assert sum(type(cb.__self__).__name__ == "OrmMagic" for cb in post) == 1
+    assert sum(type(cb.__self__).__name__ == "Reporter" for cb in post) == 1
 
 
 @pytest.mark.parametrize("model", [SEED_MODEL, TYPED_MODEL], ids=["classic", "typed"])

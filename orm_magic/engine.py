@@ -1,0 +1,96 @@
+"""Engines set up for a notebook kernel, and fresh declarative bases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import StaticPool
+
+from .errors import WorkspaceError
+from .urls import safe_url
+
+
+def is_memory_url(url: str) -> bool:
+    """True for an in-memory SQLite URL (``sqlite://``, ``sqlite:///:memory:``)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+#: Drivers that take libpq's ``connect_timeout`` (seconds).
+LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+CONNECT_TIMEOUT = 10
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``, set up for use from a notebook kernel.
+
+    In-memory SQLite is one shared connection (``StaticPool``) that any thread
+    may use: ipykernel can run code on other threads, and a connection per
+    thread would mean a database per thread.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if is_memory_url(url):
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(parsed, **kwargs)
+        _fix_pysqlite_transactions(engine)
+        return engine
+    # pool_pre_ping: a connection the server dropped between cells is replaced.
+    server_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_driver_name() in LIBPQ_DRIVERS and "connect_timeout" not in parsed.query:
+        # a host that never answers fails %orm_connect in seconds, not minutes
+        server_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(parsed, **server_kwargs)
+
+
+def _fix_pysqlite_transactions(engine: Engine) -> None:
+    """SQLAlchemy's documented fix for pysqlite's transaction handling.
+
+    pysqlite begins transactions itself, late, and not before DDL, so
+    SAVEPOINT (``session.begin_nested()``) and transactional DDL misbehave.
+    The fix turns its own handling off and emits BEGIN when SQLAlchemy begins.
+    That BEGIN is SQL the engine really sends, so the log shows it.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def open_engine(url: str) -> Engine:
+    """:func:`make_engine`, with a bad URL or a missing driver as a WorkspaceError."""
+    try:
+        return make_engine(url)
+    except NoSuchModuleError as exc:  # an ArgumentError too, so first
+        name = make_url(url).drivername
+        raise WorkspaceError(f"unknown database or driver {name!r} in {safe_url(url)}") from exc
+    except ArgumentError as exc:
+        raise WorkspaceError(f"not a valid SQLAlchemy URL: {safe_url(url)}") from exc
+    except ImportError as exc:
+        parsed = make_url(url)
+        hint = (
+            "pip install 'orm_magic[postgres]'"
+            if parsed.get_backend_name() == "postgresql"
+            else "pip install its DBAPI package"
+        )
+        raise WorkspaceError(
+            f"the driver for {parsed.drivername!r} is not installed ({exc}); {hint}"
+        ) from exc
+
+
+def new_base() -> type[DeclarativeBase]:
+    """A fresh declarative base with a registry and MetaData of its own."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    return Base

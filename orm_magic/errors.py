@@ -1,0 +1,46 @@
+"""A user's mistake or a database error, as one readable line."""
+
+from __future__ import annotations
+
+from .capture import dml_table_of
+
+#: Longest rendering of the offending values in an error line.
+VALUES_CHARS = 200
+
+
+class WorkspaceError(Exception):
+    """A user's mistake; the magics show it as one line."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """``IntegrityError in users: UNIQUE constraint failed: users.id; values (1, 'a')``."""
+    text = f"{type(exc).__name__}"
+    table = dml_table_of(getattr(exc, "statement", None))
+    if table:
+        text += f" in table {table}"
+    text += f": {first_line(exc)}"
+    params = getattr(exc, "params", None)
+    if params:
+        text += f"; values {_shorten(repr(params))}"
+    return text
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, for a one-line error.
+
+    For a driver error, the driver's own message, with PostgreSQL's DETAIL
+    (``Key (id)=(1) already exists.``) where there is one.
+    """
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    detail = getattr(getattr(orig, "diag", None), "message_detail", None)
+    if detail:
+        line += f" ({detail.strip()})"
+    return line
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= VALUES_CHARS:
+        return text
+    return text[:VALUES_CHARS] + " …"

@@ -1,0 +1,147 @@
+"""Checking what a magic's expression gave: mapped instances, in a usable state.
+
+Everything here reads object state only (``sqlalchemy.inspect``): no SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import InstanceState, Mapper, Session
+
+from .errors import WorkspaceError
+
+
+def describe(obj: Any) -> str:
+    """How a value reads in an error message: its type, or the class it is."""
+    if isinstance(obj, type):
+        return f"class {obj.__name__}"
+    return f"{type(obj).__name__!r} object"
+
+
+def check_states(operation: str, instances: list[Any], session: Session) -> None:
+    """Refuse, before anything changes, instances the operation cannot take."""
+    # The label is only built for an error: %orm_add of 100,000 objects
+    # must not format 100,000 labels that nobody reads.
+    for obj in instances:
+        state = inspect(obj)
+        if state.session_id is not None and state.session_id != session.hash_key:
+            raise WorkspaceError(
+                f"{instance_label(obj)} belongs to another Session; expunge it there first"
+            )
+        if operation in ("add", "merge") and (state.deleted or state.was_deleted):
+            raise WorkspaceError(
+                f"{instance_label(obj)} was deleted; make a new object, "
+                "or use make_transient() on it"
+            )
+        if operation == "delete":
+            if state.key is None:
+                raise WorkspaceError(
+                    f"{instance_label(obj)} is {state_name(obj)}, not in the database yet; "
+                    "only persistent objects can be deleted (to drop a pending one, "
+                    "use session.expunge)"
+                )
+            if state.deleted or state.was_deleted:
+                raise WorkspaceError(f"{instance_label(obj)} is already deleted")
+
+
+def as_instances(value: Any, limit: int) -> list[Any]:
+    """``value`` as a list of mapped instances, or a WorkspaceError saying why not."""
+    if _is_mapped_instance(value):
+        return [value]
+    stale = _stale_instance_error(value)
+    if stale is not None:
+        raise stale
+    if isinstance(value, type):
+        if inspect(value, raiseerr=False) is not None:
+            raise WorkspaceError(
+                f"{value.__name__} is a class, not an instance; "
+                f"create one with {value.__name__}(...)"
+            )
+        raise WorkspaceError(f"{describe(value)} is not a mapped instance; define it with %%model")
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+        raise WorkspaceError(
+            f"{describe(value)} is not a mapped instance; define its class with %%model"
+        )
+    items: list[Any] = []
+    # Whether each class is currently mapped, looked up once per class: a
+    # list of 100,000 objects then costs one cheap check per object.
+    mapped: dict[type, bool] = {}
+    for item in value:
+        if len(items) >= limit:
+            raise WorkspaceError(
+                f"more than {limit:,} objects in one call; raise OrmMagic.maxitems "
+                "or pass them in smaller lists"
+            )
+        cls = type(item)
+        if cls not in mapped:
+            mapped[cls] = isinstance(inspect(cls, raiseerr=False), Mapper)
+        if mapped[cls] and isinstance(inspect(item, raiseerr=False), InstanceState):
+            items.append(item)
+            continue
+        stale = _stale_instance_error(item)
+        if stale is not None:
+            raise stale
+        if not _is_mapped_instance(item):
+            raise WorkspaceError(
+                f"item {len(items)} is a {describe(item)}, not a mapped instance; "
+                "define its class with %%model"
+            )
+        items.append(item)
+    if not items:
+        raise WorkspaceError("the expression gave no objects")
+    return items
+
+
+def state_name(obj: Any) -> str:
+    """transient, pending, persistent, deleted or detached; reads no SQL."""
+    state = inspect(obj)
+    for name in ("transient", "pending", "persistent", "deleted", "detached"):
+        if getattr(state, name):
+            return name
+    return "unknown"
+
+
+def explain_state(obj: Any, marked_deleted: bool) -> str:
+    """The state, and what the next flush will do about it."""
+    state = state_name(obj)
+    if state == "pending":
+        return "pending — the next flush INSERTs it"
+    if state == "persistent" and marked_deleted:
+        return "persistent, marked for deletion — the next flush DELETEs it"
+    if state == "persistent" and inspect(obj).modified:
+        return "persistent, modified — the next flush UPDATEs it"
+    return state
+
+
+def instance_label(obj: Any) -> str:
+    """``User`` or ``User(id=1)``, from the identity key alone: never a SELECT."""
+    state = inspect(obj)
+    name = type(obj).__name__
+    if state.key is None:
+        return name
+    columns = [c.key for c in state.mapper.primary_key]
+    ident = ", ".join(f"{c}={v!r}" for c, v in zip(columns, state.key[1]))
+    return f"{name}({ident})"
+
+
+def _is_mapped_instance(value: Any) -> bool:
+    if isinstance(value, type) or not isinstance(inspect(value, raiseerr=False), InstanceState):
+        return False
+    # an instance of a class whose mapping was disposed still has its state
+    return isinstance(inspect(type(value), raiseerr=False), Mapper)
+
+
+def _stale_instance_error(value: Any) -> WorkspaceError | None:
+    """The error for an instance of an earlier definition of its class, if it is one."""
+    if isinstance(value, type) or not hasattr(value, "_sa_instance_state"):
+        return None
+    if _is_mapped_instance(value):
+        return None
+    name = type(value).__name__
+    return WorkspaceError(
+        f"this {name} object was made from an earlier definition of {name} "
+        f"(a %%model cell redefined it); create a new one with {name}(...)"
+    )
