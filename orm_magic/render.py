@@ -281,4 +281,6 @@ def log_frame(statements: list[Statement]) -> pd.DataFrame:
         for s in statements
     ]
     columns = ["seq", "time", "statement", "parameters", "executemany", "duration_ms", "rowcount"]
-    return pd.DataFrame.from_records(records, columns=columns)
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    # nullable dtypes: a BEGIN has no duration or rowcount, which reads <NA>, not NaN
+    return frame.astype({"duration_ms": "Float64", "rowcount": "Int64"})

@@ -9,6 +9,7 @@ always reports on the current database with the current ``%config``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,21 @@ class Reported:
     title: str
     notes: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # shown besides those written to
+
+
+#: Distinct warnings shown per report; the rest are counted.
+WARNING_NOTES = 3
+
+
+def warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Warnings raised inside a magic, as report notes: distinct, bounded."""
+    seen: dict[str, None] = {}
+    for item in caught:
+        seen.setdefault(f"{item.category.__name__}: {item.message}", None)
+    notes = [f"warning — {text}" for text in list(seen)[:WARNING_NOTES]]
+    if len(seen) > WARNING_NOTES:
+        notes.append(f"… and {len(seen) - WARNING_NOTES} more warnings")
+    return notes
 
 
 class Reporter:
@@ -80,13 +96,17 @@ class Reporter:
             recovered = self.workspace().recover()
             if recovered:
                 reported.notes.append(
-                    "the session's transaction had failed earlier; "
-                    f"rolled back first ({recovered})"
+                    f"the session's transaction had failed earlier; rolled back first: {recovered}"
                 )
-            try:
-                yield reported
-            except SQLAlchemyError as exc:
-                error = self.database_error(reported.title, exc, reported)
+            with warnings.catch_warnings(record=True) as caught:
+                # SQLAlchemy's warnings would point into orm_magic's code;
+                # they belong to the cell, as notes of its report.
+                warnings.simplefilter("always")
+                try:
+                    yield reported
+                except SQLAlchemyError as exc:
+                    error = self.database_error(reported.title, exc, reported)
+            reported.notes.extend(warning_notes(caught))
         names = list(capture.tables)
         if error is None:
             names += [t for t in [*tables(), *reported.tables] if t not in names]
@@ -100,7 +120,7 @@ class Reporter:
         outcome = self.workspace().recover(force=getattr(exc, "orig", None) is not None)
         message = f"{title}: {describe_error(exc)}"
         if outcome:
-            message += f" — rolled back ({outcome}); committed rows are unchanged"
+            message += f" — rolled back: {outcome}; committed rows are unchanged"
             reported.notes.append(f"rolled back: {outcome}")
         return self.fail(message, exc)
 

@@ -51,6 +51,7 @@ class Workspace:
         self.models: dict[str, type] = {}
         self.session = Session(self.engine)
         self._session_connection: Connection | None = None
+        self._flushed = False
         self._watch_session(self.session)
         #: connections found dead and replaced (pool_pre_ping), and how many were told
         self.reconnects = 0
@@ -149,6 +150,13 @@ class Workspace:
         def after_end(session: Session, transaction: Any) -> None:
             if transaction.parent is None:
                 self._session_connection = None
+                self._flushed = False
+
+        # Whether this transaction flushed anything, so that a rollback can
+        # say that flushed-but-uncommitted rows were undone (and only then).
+        @event.listens_for(session, "after_flush")
+        def after_flush(session: Session, context: Any) -> None:
+            self._flushed = True
 
         # Names the relationship each lazy/eager load is for, so that N+1
         # reports can say which attribute to load up front.
@@ -186,8 +194,8 @@ class Workspace:
         changed = len(session.dirty) + len(session.deleted)
         if changed:
             parts.append(f"{changed} unflushed changes undone")
-        if self._session_connection is not None:
-            parts.append("the open transaction was rolled back")
+        if self._flushed:
+            parts.append("rows flushed but not committed undone")
         return "; ".join(parts)
 
     def recover(self, force: bool = False) -> str:

@@ -253,3 +253,17 @@ def test_wrong_lifecycle_state_is_refused_before_any_change(two_models, setup, l
     with pytest.raises(UsageError, match=message):
         ip.run_line_magic(name, rest)
     assert (len(ip.user_ns["session"].new), len(ip.user_ns["session"].deleted)) == before
+
+
+def test_warnings_inside_a_magic_become_notes_of_its_report(ip):
+    run(ip, TAG)
+    run(
+        ip,
+        "import warnings\ndef noisy(label):\n    warnings.warn('careful: ' + label)\n"
+        "    return Tag(label=label)",
+    )
+    out = run(ip, "%orm_add [noisy('a'), noisy('b'), noisy('a')]")
+    assert "warning — UserWarning: careful: a" in out.text
+    assert "warning — UserWarning: careful: b" in out.text
+    assert out.text.count("careful: a") == 1
+    assert "UserWarning" not in out.stderr
