@@ -41,7 +41,7 @@ LOADER_OPTION = "orm_magic_loader"
 REPEAT_KEYS = 200
 
 
-@dataclass
+@dataclass(slots=True)  # one per statement: a bulk flush makes 100,000
 class Statement:
     """One statement or transaction boundary, as the engine sent it."""
 
@@ -208,6 +208,8 @@ class StatementRecorder:
         self.log: deque[Statement] = deque(maxlen=loglimit)
         self.keep = keep
         self._seq = itertools.count(1)
+        # wall-clock time of a perf_counter() reading: one clock call per statement
+        self._epoch = time.time() - time.perf_counter()
         self._captures: list[Capture] = []
         self._lock = threading.Lock()
         self._last_compiled: Any = None  # see _before_cursor_execute
@@ -288,19 +290,20 @@ class StatementRecorder:
         compiled = getattr(context, "compiled", None)
         if compiled is None or compiled is not self._last_compiled:
             self._last_compiled, self._last_table = compiled, _dml_table(context)
+        t0 = time.perf_counter()
         record = Statement(
             seq=next(self._seq),
             sql=statement,
             parameters=params,
             executemany=many,
             parameters_omitted=omitted,
-            started=time.time(),
+            started=self._epoch + t0,
             table=self._last_table,
             loader=options.get(LOADER_OPTION),
         )
         if context is not None:
             context._orm_magic_record = record
-            context._orm_magic_t0 = time.perf_counter()
+            context._orm_magic_t0 = t0
         self._record(record)
 
     def _after_cursor_execute(

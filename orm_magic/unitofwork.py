@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Table
 from sqlalchemy.orm import InstanceState, Session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import UnmappedColumnError
 
 from .workspace import TableData
@@ -117,9 +118,10 @@ def session_states(session: Session) -> list[tuple[str, InstanceState]]:
     unflushed: their size is the user's unit of work, not a table's size.
     """
     deleted = session.deleted
-    out = [(NEW, inspect(obj)) for obj in session.new]
-    out += [(MODIFIED, inspect(obj)) for obj in session.dirty if obj not in deleted]
-    out += [(DELETED, inspect(obj)) for obj in deleted]
+    # instance_state: inspect()'s answer without its dispatch, per object
+    out = [(NEW, instance_state(obj)) for obj in session.new]
+    out += [(MODIFIED, instance_state(obj)) for obj in session.dirty if obj not in deleted]
+    out += [(DELETED, instance_state(obj)) for obj in deleted]
     return out
 
 
