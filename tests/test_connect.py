@@ -215,7 +215,7 @@ def test_reset_in_memory_needs_no_yes(ip):
 @only_on("postgresql")
 def test_display_survives_an_aborted_transaction(ip):
     run(ip, "%%model\n" + SEED_MODEL)
-    run(ip, "%orm_add User(name='flushed') --flush")
+    run(ip, "%orm_add User(name='doomed_row') --flush")
     # plain code fails inside the session's transaction: PostgreSQL now
     # refuses every statement until a rollback
     failed = run(ip, "from sqlalchemy import text\nsession.execute(text('SELECT nope'))", ok=False)
@@ -224,7 +224,8 @@ def test_display_survives_an_aborted_transaction(ip):
     assert "current transaction is aborted" in shown.text
     out = run(ip, "%orm_add User(name='recovered') --flush")
     assert "recovered" in out.text
-    assert "flushed" not in out.text  # the failed transaction's rows went with the rollback
+    assert "doomed_row" not in out.text  # the failed transaction's rows went with the rollback
+    assert "rows flushed but not committed undone" in out.text
 
 
 @only_on("postgresql")
