@@ -23,7 +23,7 @@ from .capture import Capture
 from .errors import describe_error
 from .report import CellReport
 from .unitofwork import attach, session_states
-from .workspace import TableData, Workspace
+from .workspace import Pending, TableData, Workspace
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ class Reporter:
         error: UsageError | None = None
         with self.workspace().recorder.capture() as capture:
             recovered = self.workspace().recover()
+            before = self.workspace().pending()
             if recovered:
                 reported.notes.append(
                     f"the session's transaction had failed earlier; rolled back first: {recovered}"
@@ -105,7 +106,7 @@ class Reporter:
                 try:
                     yield reported
                 except SQLAlchemyError as exc:
-                    error = self.database_error(reported.title, exc, reported)
+                    error = self.database_error(reported.title, exc, reported, before)
             reported.notes.extend(warning_notes(caught))
         names = list(capture.tables)
         if error is None:
@@ -115,9 +116,20 @@ class Reporter:
         if error is not None:
             raise error
 
-    def database_error(self, title: str, exc: SQLAlchemyError, reported: Reported) -> UsageError:
-        """Roll back after a failed statement or flush; one line saying what and why."""
-        outcome = self.workspace().recover(force=getattr(exc, "orig", None) is not None)
+    def database_error(
+        self,
+        title: str,
+        exc: SQLAlchemyError,
+        reported: Reported,
+        before: Pending | None = None,
+    ) -> UsageError:
+        """Roll back after a failed statement or flush; one line saying what and why.
+
+        ``before`` is the pending set as the operation started, since a failed
+        flush has already moved its objects out of it.
+        """
+        force = getattr(exc, "orig", None) is not None
+        outcome = self.workspace().recover(force=force, before=before)
         message = f"{title}: {describe_error(exc)}"
         if outcome:
             message += f" — rolled back: {outcome}; committed rows are unchanged"

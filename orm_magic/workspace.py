@@ -6,6 +6,7 @@ display what it returns.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,14 @@ class TableData:
     error: str | None = None
     #: the session's unflushed changes to this table (unitofwork.SessionView), if any
     session: Any = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The session's pending objects at one moment: a count and a few kinds."""
+
+    count: int
+    kinds: tuple[str, ...]
 
 
 class Workspace:
@@ -182,15 +191,32 @@ class Workspace:
     def rollback(self) -> None:
         self.session.rollback()
 
-    def unsaved(self) -> str:
-        """What a rollback now would discard, in words; "" when nothing."""
+    def pending(self) -> Pending:
+        """How many objects are pending, and the kinds of the first hundred.
+
+        ``session.new`` builds a set of every pending object; the session's
+        own dict (``Session._new``, stable since SQLAlchemy 0.x) gives the
+        count at once and the kinds of a bounded few.
+        """
+        new: dict[Any, Any] = self.session._new
+        kinds = sorted({type(obj).__name__ for obj in itertools.islice(new.values(), 100)})
+        return Pending(len(new), tuple(kinds))
+
+    def unsaved(self, before: Pending | None = None) -> str:
+        """What a rollback now would discard, in words; "" when nothing.
+
+        A failed flush has already taken its objects out of the pending set;
+        ``before``, taken ahead of the operation, still counts them.
+        """
         session = self.session
         parts = []
-        pending = len(session.new)
-        if pending:
-            kinds = sorted({type(obj).__name__ for obj in list(session.new)[:100]})
-            noun = "object" if pending == 1 else "objects"
-            parts.append(f"{pending} pending {noun} discarded ({', '.join(kinds)})")
+        pending = self.pending()
+        if before is not None and before.count > pending.count:
+            pending = before
+        if pending.count:
+            noun = "object" if pending.count == 1 else "objects"
+            kinds = ", ".join(pending.kinds)
+            parts.append(f"{pending.count:,} pending {noun} discarded ({kinds})")
         changed = len(session.dirty) + len(session.deleted)
         if changed:
             parts.append(f"{changed} unflushed changes undone")
@@ -198,7 +224,7 @@ class Workspace:
             parts.append("rows flushed but not committed undone")
         return "; ".join(parts)
 
-    def recover(self, force: bool = False) -> str:
+    def recover(self, force: bool = False, before: Pending | None = None) -> str:
         """Roll back a session whose transaction failed (or any, with ``force``).
 
         Returns what was discarded, in words; "" when there was nothing to do.
@@ -208,7 +234,7 @@ class Workspace:
         failed = failed or self.transaction_aborted()  # PostgreSQL, after plain code failed
         if not (failed or force):
             return ""
-        lost = self.unsaved()
+        lost = self.unsaved(before)
         self.session.rollback()
         return lost or "nothing was pending"
 

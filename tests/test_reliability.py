@@ -139,7 +139,8 @@ def test_duplicate_key_names_table_constraint_values_and_keeps_committed(two_mod
     assert "IntegrityError in table users" in message
     assert "users.id" in message or "Key (id)=(1) already exists" in message
     assert "'dup'" in message
-    assert "rolled back" in message and "\n" not in message
+    assert "rolled back: 2 pending objects discarded (User)" in message
+    assert "\n" not in message
     assert rows(ip, "SELECT id, name FROM users") == [(1, "ed")]
     assert run(ip, "%orm_add User(name='next')\n%orm_commit").text
     assert rows(ip, "SELECT name FROM users ORDER BY id") == [("ed",), ("next",)]
