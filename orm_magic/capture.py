@@ -72,7 +72,7 @@ class Repeat:
     loader: str | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # identity, not field equality: captures nest and are removed by identity
 class Capture:
     """The statements emitted while one block ran, bounded at both ends.
 

@@ -20,7 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import completion
 from .diagram import er_diagram
-from .inspection import is_mapped_instance, session_view, state_view
+from .inspection import session_view, state_view
+from .instances import is_mapped_instance
 from .magics import OrmMagic
 from .query import QueryError, run_query
 from .report import CellReport
@@ -62,7 +63,11 @@ class ExploreMagics(Magics):
         all this emits no SQL and changes nothing.
         """
         expression = line.strip()
-        value = self.orm._evaluate("orm_state", expression)
+        try:
+            value = self.orm._evaluate("orm_state", expression)
+        except SQLAlchemyError as exc:  # e.g. session.get(...) on a failed transaction
+            title = f"%orm_state {expression}"
+            raise self.orm.reporter.database_error(title, exc, Reported(title)) from None
         if not is_mapped_instance(value):
             hint = "; pick one, e.g. users[0]" if isinstance(value, (list, tuple)) else ""
             raise UsageError(

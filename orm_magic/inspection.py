@@ -19,7 +19,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import InstanceState, Session, object_session
 
 from . import render
-from .instances import explain_state, instance_label, state_name
+from .instances import explain_state, instance_label, is_mapped_instance, state_name
 
 #: Items shown of one collection value; the rest is counted.
 COLLECTION_ITEMS = 5
@@ -51,13 +51,6 @@ class InspectionReport:
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
-
-
-def is_mapped_instance(value: Any) -> bool:
-    """True for an instance of a mapped class (not the class itself)."""
-    if isinstance(value, type):
-        return False
-    return isinstance(inspect(value, raiseerr=False), InstanceState)
 
 
 def value_text(value: Any) -> str:

@@ -50,7 +50,7 @@ def check_states(operation: str, instances: list[Any], session: Session) -> None
 
 def as_instances(value: Any, limit: int) -> list[Any]:
     """``value`` as a list of mapped instances, or a WorkspaceError saying why not."""
-    if _is_mapped_instance(value):
+    if is_mapped_instance(value):
         return [value]
     stale = _stale_instance_error(value)
     if stale is not None:
@@ -85,7 +85,7 @@ def as_instances(value: Any, limit: int) -> list[Any]:
         stale = _stale_instance_error(item)
         if stale is not None:
             raise stale
-        if not _is_mapped_instance(item):
+        if not is_mapped_instance(item):
             raise WorkspaceError(
                 f"item {len(items)} is a {describe(item)}, not a mapped instance; "
                 "define its class with %%model"
@@ -128,7 +128,8 @@ def instance_label(obj: Any) -> str:
     return f"{name}({ident})"
 
 
-def _is_mapped_instance(value: Any) -> bool:
+def is_mapped_instance(value: Any) -> bool:
+    """True for an instance of a class that is mapped now (not the class itself)."""
     if isinstance(value, type) or not isinstance(inspect(value, raiseerr=False), InstanceState):
         return False
     # an instance of a class whose mapping was disposed still has its state
@@ -139,7 +140,7 @@ def _stale_instance_error(value: Any) -> WorkspaceError | None:
     """The error for an instance of an earlier definition of its class, if it is one."""
     if isinstance(value, type) or not hasattr(value, "_sa_instance_state"):
         return None
-    if _is_mapped_instance(value):
+    if is_mapped_instance(value):
         return None
     name = type(value).__name__
     return WorkspaceError(

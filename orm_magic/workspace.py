@@ -249,12 +249,14 @@ class Workspace:
     def pending_summary(self) -> str:
         """One line on what the session holds that the database does not."""
         parts = []
-        for label, objects in (
-            ("pending", self.session.new),
-            ("modified", self.session.dirty),
-            ("marked for deletion", self.session.deleted),
+        session = self.session
+        # counted from the session's own dicts: session.new/.deleted would
+        # first copy every object into a set
+        for label, count in (
+            ("pending", len(session._new)),
+            ("modified", len(session.dirty)),
+            ("marked for deletion", len(session._deleted)),
         ):
-            count = len(objects)
             if count:
                 noun = "object" if count == 1 else "objects"
                 parts.append(f"{count} {noun} {label}")
@@ -330,8 +332,24 @@ class Workspace:
         rollback would discard them. Outside one, a short-lived connection,
         so that no transaction is left open between cells.
         """
-        if self._session_connection is not None and not self._session_connection.closed:
-            yield self._session_connection
+        conn = self._session_connection
+        if conn is not None and not conn.closed and not conn.invalidated:
+            if conn.dialect.name == "sqlite":
+                yield conn
+                return
+            # On a server a failed read aborts the whole transaction (PostgreSQL
+            # refuses everything after it): read inside a savepoint of our own,
+            # marked like every display statement, and undo it on failure.
+            marked = {DISPLAY_OPTION: True}
+            conn.exec_driver_sql("SAVEPOINT orm_magic_display", execution_options=marked)
+            try:
+                yield conn
+            except BaseException:
+                conn.exec_driver_sql(
+                    "ROLLBACK TO SAVEPOINT orm_magic_display", execution_options=marked
+                )
+                raise
+            conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_display", execution_options=marked)
             return
         with self.engine.connect() as conn:
             # A private connection, so marking it in place hides exactly its
@@ -356,7 +374,7 @@ class Workspace:
                 rows = [tuple(r) for r in conn.execute(rows_stmt.execution_options(**options))]
                 total = conn.execute(count_stmt.execution_options(**options)).scalar_one()
         except Exception as exc:  # a display must never break the cell
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            message = mask_secrets(first_line(exc))
             return TableData(table.fullname, columns, [], 0, count_limit, error=message)
         return TableData(
             table.fullname, columns, rows, total if total <= count_limit else None, count_limit

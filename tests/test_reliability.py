@@ -268,3 +268,27 @@ def test_warnings_inside_a_magic_become_notes_of_its_report(ip):
     assert "warning — UserWarning: careful: b" in out.text
     assert out.text.count("careful: a") == 1
     assert "UserWarning" not in out.stderr
+
+
+def test_plain_sql_after_a_silent_magic_in_one_cell_is_shown(ip):
+    # two empty captures once compared equal, and the cell's was removed
+    run(ip, TAG)
+    out = run(ip, "t = Tag(label='x')\n%orm_add t\nsession.flush()")
+    assert out.text.count("INSERT INTO tags") == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_a_failed_display_read_keeps_the_transaction(ip):
+    run(ip, TAG)
+    run(ip, "%orm_add Tag(label='kept') --flush")
+    # a model whose table was never created: its display read fails
+    run(
+        ip,
+        "class Ghost(Base):\n    __tablename__ = 'ghosts'\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)",
+    )
+    shown = run(ip, "%orm_show Ghost")
+    assert "could not be read" in shown.text
+    out = run(ip, "%orm_commit")
+    assert "had failed earlier" not in out.text
+    assert rows(ip, "SELECT label FROM tags") == [("kept",)]
