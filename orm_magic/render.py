@@ -9,6 +9,7 @@ escape too).
 from __future__ import annotations
 
 import datetime
+import functools
 import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -266,8 +267,6 @@ def frame_text(frame: Frame) -> str:
 
 def log_frame(statements: list[Statement]) -> pd.DataFrame:
     """The SQL log as a DataFrame, one row per statement, oldest first."""
-    import pandas as pd
-
     records = [
         {
             "seq": s.seq,
@@ -281,6 +280,26 @@ def log_frame(statements: list[Statement]) -> pd.DataFrame:
         for s in statements
     ]
     columns = ["seq", "time", "statement", "parameters", "executemany", "duration_ms", "rowcount"]
-    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame = _log_frame_class().from_records(records, columns=columns)
     # nullable dtypes: a BEGIN has no duration or rowcount, which reads <NA>, not NaN
     return frame.astype({"duration_ms": "Float64", "rowcount": "Int64"})
+
+
+@functools.cache
+def _log_frame_class() -> type[pd.DataFrame]:
+    """A DataFrame whose HTML MathJax leaves alone (``$1``, ``$x$`` in SQL or values).
+
+    Defined on first use, so that pandas is imported only then.
+    """
+    import pandas as pd
+
+    class SqlLog(pd.DataFrame):
+        @property
+        def _constructor(self) -> type[pd.DataFrame]:
+            return SqlLog
+
+        def _repr_html_(self) -> str | None:
+            inner = super()._repr_html_()
+            return None if inner is None else f'<div class="{NO_MATH}">{inner}</div>'
+
+    return SqlLog

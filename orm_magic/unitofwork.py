@@ -117,11 +117,13 @@ def session_states(session: Session) -> list[tuple[str, InstanceState]]:
     ``session.new``/``dirty``/``deleted`` are sets of what the session holds
     unflushed: their size is the user's unit of work, not a table's size.
     """
-    deleted = session.deleted
-    # instance_state: inspect()'s answer without its dispatch, per object
-    out = [(NEW, instance_state(obj)) for obj in session.new]
-    out += [(MODIFIED, instance_state(obj)) for obj in session.dirty if obj not in deleted]
-    out += [(DELETED, instance_state(obj)) for obj in deleted]
+    # The session's own dicts are keyed by state (Session._new/_deleted, stable
+    # since SQLAlchemy 0.x): no set of objects is copied and no state looked up.
+    deleted = session._deleted
+    out = [(NEW, state) for state in session._new]
+    out += [(MODIFIED, instance_state(obj)) for obj in session.dirty]
+    out = [(label, state) for label, state in out if state not in deleted]
+    out += [(DELETED, state) for state in deleted]
     return out
 
 

@@ -362,3 +362,12 @@ def test_mistake_in_a_cell_shows_no_traceback(ip):
     out = run(ip, "%orm_add nobody", ok=False)
     assert "UsageError" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_orm_log_html_is_left_alone_by_mathjax(ip):
+    play_seed(ip)
+    run(ip, "%orm_add User(name='$x^2$') --flush")
+    frame = ip.run_line_magic("orm_log", "")
+    page = frame._repr_html_()
+    assert "mathjax_ignore" in page and "tex2jax_ignore" in page
+    assert "$x^2$" in page
