@@ -360,6 +360,7 @@ class OrmMagic(Magics):
         url = self.workspace.url
         self.reporter.end_cell()
         note = "a fresh database, Base and session"
+        lost = self.workspace.unsaved()
         if not is_memory_url(url):
             tables = sorted(self.workspace.tables())
             if not args.yes:
@@ -373,9 +374,11 @@ class OrmMagic(Magics):
             note = f"dropped {', '.join(tables) or 'no tables'}; a fresh Base and session"
         old = self.workspace
         self.workspace = Workspace(url, self.loglimit)
+        self._runner = None  # the model cells of before the reset are forgotten too
         old.close()
         self.push_namespace()
-        display(CellReport(title="%orm_reset", notes=[note]))
+        notes = [note] + ([f"the old session's work was discarded: {lost}"] if lost else [])
+        display(CellReport(title="%orm_reset", notes=notes))
 
     # -- connecting ---------------------------------------------------------------
     @magic_arguments()

@@ -292,3 +292,14 @@ def test_a_failed_display_read_keeps_the_transaction(ip):
     out = run(ip, "%orm_commit")
     assert "had failed earlier" not in out.text
     assert rows(ip, "SELECT label FROM tags") == [("kept",)]
+
+
+def test_reset_forgets_model_cells_and_says_what_it_discarded(two_models):
+    ip = two_models
+    run(ip, "%orm_add User(name='unsaved')")
+    out = run(ip, "%orm_reset --yes")
+    assert "1 pending object discarded (User)" in out.text
+    run(ip, TAG)
+    run(ip, TAG)  # a re-run rebuilds from the cells since the reset only
+    assert set(ip._orm_magic.workspace.all_models()) == {"Tag"}
+    assert "User" not in ip._orm_magic.workspace.all_models()
