@@ -185,7 +185,7 @@ class ModelRunner:
                     " with a __tablename__ and a primary key"
                 )
         except BaseException:
-            self._back_to_book(namespace, snapshot, execute, dirty=True)
+            self._back_to_book(namespace, snapshot, execute)
             raise
         try:
             note = _configure()
@@ -197,7 +197,7 @@ class ModelRunner:
             return ModelRun(mapped)
         # Configuration failed (a name not defined yet, or a registry poisoned
         # by an earlier failure): go back to the book's state, then rebuild.
-        self._back_to_book(namespace, snapshot, execute, dirty=True)
+        self._back_to_book(namespace, snapshot, execute)
         return self._rebuild(cells, namespace, execute, dict(namespace), drop, names)
 
     def _back_to_book(
@@ -205,7 +205,6 @@ class ModelRunner:
         namespace: MutableMapping[str, Any],
         snapshot: dict[str, Any],
         execute: Execute,
-        dirty: bool,
     ) -> None:
         """Restore the namespace; if the registry holds classes the book does
         not, map the book's cells afresh (half-registered classes would break
@@ -217,7 +216,7 @@ class ModelRunner:
             current = {m.class_.__name__ for m in ws.Base.registry.mappers}
         except sqlalchemy.exc.SQLAlchemyError:
             current = {"<unmapped>"}
-        if dirty and not current <= book_names:
+        if not current <= book_names:
             old = ws.Base
             fill_vocabulary(namespace)
             self._fresh_registry(self.book.cells, namespace, execute, replacing=old)
