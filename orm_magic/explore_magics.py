@@ -24,7 +24,6 @@ from .inspection import session_view, state_view
 from .instances import is_mapped_instance
 from .magics import OrmMagic
 from .query import QueryError, run_query
-from .report import CellReport
 from .reporting import Reported
 
 
@@ -100,22 +99,16 @@ class ExploreMagics(Magics):
         autoflushed first, exactly as plain SQLAlchemy would.
         """
         expression = line.strip()
-        title = f"%orm_query {expression}"
-        workspace = self.orm.workspace
-        error: UsageError | None = None
         result = None
-        with workspace.recorder.capture() as capture:
+        # through the shared reporting: a failed session is rolled back first,
+        # warnings become notes, a database error is one line after its SQL
+        with self.orm.reporter.reporting(f"%orm_query {expression}") as reported:
             query = self.orm._evaluate("orm_query", expression)
             try:
-                result = run_query(workspace.session, query, self.orm.displaylimit)
+                result = run_query(self.orm.workspace.session, query, self.orm.displaylimit)
             except QueryError as exc:
                 raise UsageError(f"%orm_query: {exc}") from None
-            except SQLAlchemyError as exc:
-                error = self.orm.reporter.database_error(title, exc, Reported(title))
-        frames = [result.frame] if result is not None else []
-        self.orm.reporter.show(CellReport.from_capture(title, capture, frames=frames))
-        if error is not None:
-            raise error
+            reported.frames.append(result.frame)
         return result.value if result is not None else None
 
     @magic_arguments()

@@ -44,6 +44,7 @@ class Reported:
     title: str
     notes: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # shown besides those written to
+    frames: list[Any] = field(default_factory=list)  # result tables (%orm_query)
 
 
 #: Distinct warnings shown per report; the rest are counted.
@@ -111,7 +112,9 @@ class Reporter:
         names = list(capture.tables)
         if error is None:
             names += [t for t in [*tables(), *reported.tables] if t not in names]
-        report = CellReport.from_capture(reported.title, capture, notes=reported.notes)
+        report = CellReport.from_capture(
+            reported.title, capture, notes=reported.notes, frames=reported.frames
+        )
         self.show(report, names)
         if error is not None:
             raise error

@@ -303,3 +303,11 @@ def test_reset_forgets_model_cells_and_says_what_it_discarded(two_models):
     run(ip, TAG)  # a re-run rebuilds from the cells since the reset only
     assert set(ip._orm_magic.workspace.all_models()) == {"Tag"}
     assert "User" not in ip._orm_magic.workspace.all_models()
+
+
+def test_orm_query_recovers_a_failed_session_first(two_models):
+    ip = two_models
+    run(ip, "session.add(User(id=1, name='clash'))\nsession.query(User).all()", ok=False)
+    out = run(ip, "%orm_query select(User.name)")
+    assert "had failed earlier; rolled back first" in out.text
+    assert "ed" in out.text
