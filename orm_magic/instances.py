@@ -123,8 +123,10 @@ def instance_label(obj: Any) -> str:
     name = type(obj).__name__
     if state.key is None:
         return name
-    columns = [c.key for c in state.mapper.primary_key]
-    ident = ", ".join(f"{c}={v!r}" for c, v in zip(columns, state.key[1]))
+    mapper = state.mapper
+    # the attribute's name (user_id = mapped_column("id", ...)), not the column's
+    names = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+    ident = ", ".join(f"{n}={v!r}" for n, v in zip(names, state.key[1]))
     return f"{name}({ident})"
 
 

@@ -311,3 +311,13 @@ def test_orm_query_recovers_a_failed_session_first(two_models):
     out = run(ip, "%orm_query select(User.name)")
     assert "had failed earlier; rolled back first" in out.text
     assert "ed" in out.text
+
+
+def test_labels_use_attribute_names_not_column_names(ip):
+    run(
+        ip,
+        "%%model\nclass Renamed(Base):\n    __tablename__ = 'renamed'\n"
+        "    ident: Mapped[int] = mapped_column('id', primary_key=True)",
+    )
+    out = run(ip, "%orm_add Renamed() --flush")
+    assert "Renamed(ident=1): persistent" in out.text
