@@ -21,7 +21,10 @@ def describe_error(exc: BaseException) -> str:
     text += f": {first_line(exc)}"
     params = getattr(exc, "params", None)
     if params:
-        text += f"; values {_shorten(repr(params))}"
+        # imported here: render imports the workspace modules, which import this one
+        from .render import shorten
+
+        text += f"; values {shorten(repr(params), VALUES_CHARS)}"
     return text
 
 
@@ -38,9 +41,3 @@ def first_line(exc: BaseException) -> str:
     if detail:
         line += f" ({detail.strip()})"
     return line
-
-
-def _shorten(text: str) -> str:
-    if len(text) <= VALUES_CHARS:
-        return text
-    return text[:VALUES_CHARS] + " …"
