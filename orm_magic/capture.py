@@ -1,6 +1,6 @@
 """Recording the SQL that an engine emits, as ``echo=True`` would log it.
 
-One :class:`StatementRecorder` listens on the workspace engine. Every statement
+One :class:`StatementRecorder` listens on the workspace engine's dialect. Every statement
 and transaction boundary goes to a bounded kernel-wide log and to the innermost
 open :class:`Capture` (a magic's, or the cell's). Statements that carry the
 :data:`DISPLAY_OPTION` execution option are orm_magic's own display queries and
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 #: Execution option that marks orm_magic's own display statements.
 DISPLAY_OPTION = "orm_magic_display"
@@ -32,6 +32,9 @@ DISPLAY_OPTION = "orm_magic_display"
 #: How many parameter sets of an executemany, or values of one parameter list,
 #: are kept per statement. The rest is counted, not stored.
 PARAMETER_LIMIT = 20
+
+#: Key in a pooled connection's ``info``: the recorder logged its BEGIN.
+_BEGUN = "orm_magic_begun"
 
 #: Execution option that names the relationship a load is for (``Author.books``).
 LOADER_OPTION = "orm_magic_loader"
@@ -41,9 +44,14 @@ LOADER_OPTION = "orm_magic_loader"
 REPEAT_KEYS = 200
 
 
-@dataclass(slots=True)  # one per statement: a bulk flush makes 100,000
+@dataclass(slots=True)
 class Statement:
-    """One statement or transaction boundary, as the engine sent it."""
+    """One statement or transaction boundary, as the engine sent it.
+
+    The recorder keeps each one as a plain list of these fields in this order
+    (an :data:`Entry`, cheaper to make 100,000 times in a bulk flush) and
+    builds a Statement only for the few it keeps: ``Statement(*entry)``.
+    """
 
     seq: int
     sql: str
@@ -58,6 +66,12 @@ class Statement:
     is_transaction: bool = False  # BEGIN (implicit) / COMMIT / ROLLBACK
     #: the relationship this SELECT loads, e.g. ``Author.books`` (see LOADER_OPTION)
     loader: str | None = None
+
+
+#: A statement as recorded: Statement's fields, in order, in a list.
+Entry = list[Any]
+# Positions in an Entry that the recorder and Capture.add read or fill in.
+_SQL, _PARAMETERS, _DURATION, _ROWCOUNT, _TABLE, _IS_TRANSACTION, _LOADER = 1, 2, 6, 7, 8, 9, 10
 
 
 @dataclass
@@ -82,42 +96,45 @@ class Capture:
     """
 
     keep: int = 50
-    head: list[Statement] = field(default_factory=list)
-    tail: deque[Statement] = field(default_factory=deque)
+    head: list[Entry] = field(default_factory=list)
+    tail: deque[Entry] = field(default_factory=deque)
     count: int = 0
     tables: dict[str, None] = field(default_factory=dict)  # ordered set
-    elapsed: float = 0.0  # summed database time
-    rowcount: int = 0  # summed rows affected by DML
+    #: database time and rows affected by DML, summed over every statement,
+    #: kept or not, as each completes
+    elapsed: float = 0.0
+    rowcount: int = 0
     #: SELECT texts and how often each was sent, at most REPEAT_KEYS of them
     repeats: dict[str, Repeat] = field(default_factory=dict)
 
-    def add(self, statement: Statement) -> None:
-        self.count += 1
-        if statement.table is not None:
-            self.tables.setdefault(statement.table, None)
-        elif not statement.is_transaction and statement.sql[:6].upper() == "SELECT":
-            self._count_repeat(statement)
-        if len(self.head) < self.keep:
-            self.head.append(statement)
-            return
-        if self.tail.maxlen != self.keep:
-            self.tail = deque(self.tail, maxlen=self.keep)
-        self.tail.append(statement)  # a bounded deque drops the oldest itself
+    def __post_init__(self) -> None:
+        self.tail = deque(self.tail, maxlen=self.keep)
 
-    def _count_repeat(self, statement: Statement) -> None:
+    def add(self, entry: Entry) -> None:
+        self.count += 1
+        table = entry[_TABLE]
+        if table is not None:
+            self.tables.setdefault(table, None)
+        elif not entry[_IS_TRANSACTION] and entry[_SQL][:6].upper() == "SELECT":
+            self._count_repeat(entry)
+        if len(self.head) < self.keep:
+            self.head.append(entry)
+        else:
+            self.tail.append(entry)  # a bounded deque drops the oldest itself
+
+    def _count_repeat(self, entry: Entry) -> None:
         # One dict lookup per SELECT; the parameters are compared, not copied.
-        repeat = self.repeats.get(statement.sql)
+        sql, parameters, loader = entry[_SQL], entry[_PARAMETERS], entry[_LOADER]
+        repeat = self.repeats.get(sql)
         if repeat is None:
             if len(self.repeats) < REPEAT_KEYS:
-                self.repeats[statement.sql] = Repeat(
-                    statement.sql, 1, statement.parameters, loader=statement.loader
-                )
+                self.repeats[sql] = Repeat(sql, 1, parameters, loader=loader)
             return
         repeat.count += 1
-        if not repeat.varied and statement.parameters != repeat.first_parameters:
+        if not repeat.varied and parameters != repeat.first_parameters:
             repeat.varied = True
         if repeat.loader is None:
-            repeat.loader = statement.loader
+            repeat.loader = loader
 
     def repeated(self, threshold: int) -> list[Repeat]:
         """SELECTs sent at least ``threshold`` times with differing parameters (N+1)."""
@@ -125,18 +142,10 @@ class Capture:
             threshold = 2
         return [r for r in self.repeats.values() if r.count >= threshold and r.varied]
 
-    def finish(self) -> None:
-        """Sum durations and affected rows once the block is over."""
-        for statement in self.statements:
-            if statement.duration is not None:
-                self.elapsed += statement.duration
-            if statement.table is not None and statement.rowcount and statement.rowcount > 0:
-                self.rowcount += statement.rowcount
-
     @property
     def statements(self) -> list[Statement]:
         """The kept statements, oldest first."""
-        return self.head + list(self.tail)
+        return [Statement(*entry) for entry in itertools.chain(self.head, self.tail)]
 
     @property
     def omitted(self) -> int:
@@ -145,7 +154,26 @@ class Capture:
 
     @property
     def sql_count(self) -> int:
-        return sum(1 for s in self.statements if not s.is_transaction) + self.omitted
+        kept = itertools.chain(self.head, self.tail)
+        return sum(1 for entry in kept if not entry[_IS_TRANSACTION]) + self.omitted
+
+
+def _settle(entry: Entry, cursor: Any, cap: Capture | None) -> None:
+    """Fill in the rows a statement affected, once the driver knows them."""
+    rowcount = getattr(cursor, "rowcount", -1)
+    if rowcount is None or rowcount < 0:
+        return
+    entry[_ROWCOUNT] = rowcount
+    if cap is not None and entry[_TABLE] is not None:
+        cap.rowcount += rowcount
+
+
+def _is_parameter_sets(parameters: Any) -> bool:
+    return bool(
+        isinstance(parameters, (list, tuple))
+        and parameters
+        and isinstance(parameters[0], (list, tuple, dict))
+    )
 
 
 def _bounded(parameters: Any, executemany: bool) -> tuple[Any, int]:
@@ -167,13 +195,35 @@ def dml_table_of(sql: str | None) -> str | None:
     return match.group(1).strip('"`[]') if match else None
 
 
-def _dml_table(context: Any) -> str | None:
-    compiled = getattr(context, "compiled", None)
+def _dml_table(compiled: Any) -> str | None:
     statement = getattr(compiled, "statement", None)
     if statement is None or not getattr(statement, "is_dml", False):
         return None
     table = getattr(statement, "table", None)
     return getattr(table, "fullname", None) or getattr(table, "name", None)
+
+
+def _execution_facts(context: Any) -> tuple[bool, str | None, str | None]:
+    """Whether an execution is orm_magic's own display, its DML table, its loader."""
+    if context is None:  # a driver-level statement SQLAlchemy sends on its own
+        return False, None, None
+    options = context.execution_options
+    if options.get(DISPLAY_OPTION) or _outside_pool(context):
+        return True, None, None
+    return False, _dml_table(context.compiled), options.get(LOADER_OPTION)
+
+
+def _outside_pool(context: Any) -> bool:
+    """True for the dialect's first-connect check (``select pg_catalog.version()``).
+
+    It runs before the connection joins the pool, on an ad-hoc proxy without
+    ``info``, and sends no Connection events, so it was never the user's SQL.
+    """
+    try:
+        pooled = context.root_connection.connection
+    except Exception:  # a closed or invalidated Connection: still the user's
+        return False
+    return _info(pooled) is None
 
 
 def tag_relationship_load(orm_execute_state: Any) -> None:
@@ -194,6 +244,19 @@ def tag_relationship_load(orm_execute_state: Any) -> None:
     )
 
 
+def _info(pooled: Any) -> dict[Any, Any] | None:
+    """The ``info`` dict of a pooled DBAPI connection, None where there is none.
+
+    The dialect's first-connect check runs on an ad-hoc proxy whose ``info``
+    raises NotImplementedError; nothing the recorder logs happens there.
+    """
+    try:
+        info = pooled.info
+    except (AttributeError, NotImplementedError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 class StatementRecorder:
     """Listens on an engine and records what it emits.
 
@@ -201,44 +264,90 @@ class StatementRecorder:
     opens a block whose statements are also collected into a :class:`Capture`;
     captures nest, and each statement goes to the innermost one only, so a
     magic inside a cell claims its own statements.
+
+    How it listens is chosen for cost. Any Connection event on an engine
+    (``before_cursor_execute``, and even ``begin`` alone) makes SQLAlchemy
+    dispatch two events per cursor call, which costs 8 to 11% of a 100,000-row
+    flush on SQLite with listeners that do nothing. So the recorder uses none:
+
+    - statements are recorded by the dialect's ``do_execute``,
+      ``do_executemany`` and ``do_execute_no_params`` events, which run the
+      dialect's own method, timed, in place of SQLAlchemy's call of it;
+    - BEGIN (implicit), COMMIT and ROLLBACK are recorded by wrapping the
+      dialect's ``do_begin``, ``do_commit`` and ``do_rollback`` on this
+      engine's dialect instance, just where ``echo`` logs them. The pool's
+      reset-on-return calls ``do_rollback`` too, but ``echo`` does not log it:
+      a ROLLBACK or COMMIT is recorded only for a DBAPI connection whose
+      BEGIN was.
     """
 
     def __init__(self, engine: Engine, loglimit: int = 1000, keep: int = 50) -> None:
         self.engine = engine
-        self.log: deque[Statement] = deque(maxlen=loglimit)
+        self._entries: deque[Entry] = deque(maxlen=loglimit)
         self.keep = keep
         self._seq = itertools.count(1)
         # wall-clock time of a perf_counter() reading: one clock call per statement
         self._epoch = time.time() - time.perf_counter()
         self._captures: list[Capture] = []
+        self._innermost: Capture | None = None
+        #: a DML statement with RETURNING whose row count is not known yet
+        self._unsettled: tuple[Entry, Any, Capture | None] | None = None
         self._lock = threading.Lock()
-        self._last_compiled: Any = None  # see _before_cursor_execute
-        self._last_table: str | None = None
-        self._listeners: list[tuple[str, Callable[..., None]]] = [
-            ("before_cursor_execute", self._before_cursor_execute),
-            ("after_cursor_execute", self._after_cursor_execute),
-            ("begin", self._begin),
-            ("commit", self._commit),
-            ("rollback", self._rollback),
+        self._local = threading.local()  # .muted: depth of muted() on this thread
+        dialect = engine.dialect
+        self._do_execute = dialect.do_execute
+        self._do_executemany = dialect.do_executemany
+        no_params = dialect.do_execute_no_params
+        self._do_execute_no_params = lambda cursor, statement, _, context: no_params(
+            cursor, statement, context
+        )
+        self._listeners: list[tuple[str, Callable[..., Any]]] = [
+            ("do_execute", self._timed),
+            ("do_executemany", self._on_executemany),
+            ("do_execute_no_params", self._on_execute_no_params),
         ]
         for name, fn in self._listeners:
             event.listen(engine, name, fn)
-        # "BEGIN (implicit)" must be recorded before any BEGIN that another
-        # begin listener emits (the pysqlite fix does), as echo logs it first:
-        # move the other begin listeners behind ours.
-        for fn in [f for f in engine.dispatch.begin if f != self._begin]:
-            event.remove(engine, "begin", fn)
-            event.listen(engine, "begin", fn)
+        # The dialect's own methods (or another wrapper of them, such as the
+        # pysqlite fix in engine.py), called after recording, as echo logs first.
+        self._wrapped: dict[str, Callable[[Any], None]] = {}
+        self._replaced: dict[str, Any] = {}
+        for name, fn in (
+            ("do_begin", self._begin),
+            ("do_commit", self._commit),
+            ("do_rollback", self._rollback),
+        ):
+            self._replaced[name] = vars(dialect).get(name)
+            self._wrapped[name] = getattr(dialect, name)
+            setattr(dialect, name, fn)
 
     def close(self) -> None:
         """Stop listening on the engine."""
         for name, fn in self._listeners:
             if event.contains(self.engine, name, fn):
                 event.remove(self.engine, name, fn)
+        dialect = self.engine.dialect
+        for name, previous in self._replaced.items():
+            if previous is None:
+                vars(dialect).pop(name, None)
+            else:
+                setattr(dialect, name, previous)
+        self._replaced.clear()
+
+    @property
+    def log(self) -> list[Statement]:
+        """The kernel-wide log, oldest first: at most ``loglimit`` statements."""
+        self._settle()
+        return [Statement(*entry) for entry in self._entries]
 
     def resize(self, loglimit: int) -> None:
         """Change the bound of the kernel-wide log, keeping the newest entries."""
-        self.log = deque(self.log, maxlen=loglimit)
+        self._entries = deque(self._entries, maxlen=loglimit)
+
+    def continue_from(self, other: StatementRecorder) -> None:
+        """Carry on ``other``'s log and numbering (a new engine, one kernel log)."""
+        self._entries.extend(other._entries)
+        self._seq = other._seq
 
     @contextmanager
     def capture(self) -> Iterator[Capture]:
@@ -246,95 +355,124 @@ class StatementRecorder:
         cap = Capture(keep=self.keep)
         with self._lock:
             self._captures.append(cap)
+            self._innermost = cap
         try:
             yield cap
         finally:
+            self._settle()
             with self._lock:
                 self._captures.remove(cap)
-            cap.finish()
+                self._innermost = self._captures[-1] if self._captures else None
 
-    def _record(self, statement: Statement) -> None:
-        with self._lock:
-            self.log.append(statement)
-            if self._captures:
-                self._captures[-1].add(statement)
+    @contextmanager
+    def muted(self) -> Iterator[None]:
+        """Record no transaction this thread begins inside the block.
 
-    # -- engine events ---------------------------------------------------
-    def _before_cursor_execute(
+        For orm_magic's own display connections, whose statements carry
+        :data:`DISPLAY_OPTION` but whose BEGIN reaches the dialect without it.
+        Their COMMIT or ROLLBACK follows the BEGIN and is not recorded either.
+        """
+        local = self._local
+        local.muted = getattr(local, "muted", 0) + 1
+        try:
+            yield
+        finally:
+            local.muted -= 1
+
+    # -- statements: dialect events that run the dialect's method, timed -----
+    def _on_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        return self._timed(cursor, statement, parameters, context, self._do_executemany, True)
+
+    def _on_execute_no_params(self, cursor: Any, statement: str, context: Any) -> bool:
+        return self._timed(cursor, statement, (), context, self._do_execute_no_params)
+
+    def _timed(
         self,
-        conn: Connection,
         cursor: Any,
         statement: str,
         parameters: Any,
         context: Any,
-        executemany: bool,
-    ) -> None:
-        options = context.execution_options if context is not None else {}
-        if options.get(DISPLAY_OPTION):
-            return
-        # insertmanyvalues batches arrive with executemany=True but one flat
-        # parameter list; only a list of parameter sets is a real executemany.
-        many = bool(
-            executemany
-            and isinstance(parameters, (list, tuple))
-            and parameters
-            and isinstance(parameters[0], (list, tuple, dict))
-        )
+        run: Callable[[Any, str, Any, Any], None] | None = None,
+        executemany: bool = False,
+    ) -> bool:
+        """Record the statement, run it, and fill in its duration and rowcount.
+
+        Returns False, leaving the statement to SQLAlchemy, for orm_magic's own
+        display statements. This runs once per cursor call, 100,000 times in a
+        bulk flush: it makes one list and touches the innermost capture only.
+        """
+        # What holds for every cursor call of one execution is read once and
+        # kept on its context: insertmanyvalues sends one compiled INSERT
+        # through the same context once per row on SQLite.
+        if self._unsettled is not None:
+            self._settle()
+        known = getattr(context, "_orm_magic", None)
+        if known is None:
+            known = _execution_facts(context)
+            if context is not None:
+                context._orm_magic = known
+        hidden, table, loader = known
+        if hidden:
+            return False
+        # Only a list of parameter sets is shown as an executemany; SQLite's
+        # insertmanyvalues batches come as do_execute with one flat list.
+        many = executemany and _is_parameter_sets(parameters)
         if not isinstance(parameters, (list, tuple, dict)) or len(parameters) <= PARAMETER_LIMIT:
-            # the common case: nothing to cut
-            params, omitted = parameters, 0
+            params, omitted = parameters, 0  # the common case: nothing to cut
         else:
             params, omitted = _bounded(parameters, many)
-        # A flush sends one compiled INSERT thousands of times: its target
-        # table is read once per compiled statement, not once per row.
-        compiled = getattr(context, "compiled", None)
-        if compiled is None or compiled is not self._last_compiled:
-            self._last_compiled, self._last_table = compiled, _dml_table(context)
         t0 = time.perf_counter()
-        record = Statement(
-            seq=next(self._seq),
-            sql=statement,
-            parameters=params,
-            executemany=many,
-            parameters_omitted=omitted,
-            started=self._epoch + t0,
-            table=self._last_table,
-            loader=options.get(LOADER_OPTION),
-        )
-        if context is not None:
-            context._orm_magic_record = record
-            context._orm_magic_t0 = t0
-        self._record(record)
+        # Statement's fields, in order (see Entry)
+        entry = [next(self._seq), statement, params, many, omitted, self._epoch + t0, None, None,
+                 table, False, loader]  # fmt: skip
+        self._entries.append(entry)
+        cap = self._innermost
+        if cap is not None:
+            cap.add(entry)
+        (run or self._do_execute)(cursor, statement, parameters, context)  # raises as unrecorded
+        entry[_DURATION] = duration = time.perf_counter() - t0
+        if cap is not None:
+            cap.elapsed += duration
+        if table is not None and cursor.description is not None and not cursor.rowcount:
+            # DML with RETURNING that pysqlite counts only as SQLAlchemy fetches
+            # the rows, after this returns: read the count at the next event.
+            self._unsettled = (entry, cursor, cap)
+        else:
+            _settle(entry, cursor, cap)
+        return True
 
-    def _after_cursor_execute(
-        self,
-        conn: Connection,
-        cursor: Any,
-        statement: str,
-        parameters: Any,
-        context: Any,
-        executemany: bool,
-    ) -> None:
-        record = getattr(context, "_orm_magic_record", None)
-        if record is None:
-            return
-        record.duration = time.perf_counter() - context._orm_magic_t0
-        rowcount = getattr(cursor, "rowcount", -1)
-        record.rowcount = rowcount if rowcount is not None and rowcount >= 0 else None
-        context._orm_magic_record = None
+    # -- transaction boundaries ----------------------------------------------
+    def _settle(self) -> None:
+        """Read the row count of the last DML with RETURNING, fetched by now."""
+        unsettled, self._unsettled = self._unsettled, None
+        if unsettled is not None:
+            _settle(*unsettled)
 
-    def _boundary(self, conn: Connection, sql: str) -> None:
-        if conn.get_execution_options().get(DISPLAY_OPTION):
-            return
-        self._record(
-            Statement(seq=next(self._seq), sql=sql, started=time.time(), is_transaction=True)
-        )
+    def _boundary(self, sql: str) -> None:
+        self._settle()
+        entry = [next(self._seq), sql, None, False, 0, time.time(), None, None, None, True, None]
+        self._entries.append(entry)
+        cap = self._innermost
+        if cap is not None:
+            cap.add(entry)
 
-    def _begin(self, conn: Connection) -> None:
-        self._boundary(conn, "BEGIN (implicit)")
+    def _begin(self, dbapi_connection: Any) -> None:
+        if not getattr(self._local, "muted", 0):
+            info = _info(dbapi_connection)
+            if info is not None:
+                info[_BEGUN] = True
+            self._boundary("BEGIN (implicit)")
+        self._wrapped["do_begin"](dbapi_connection)
 
-    def _commit(self, conn: Connection) -> None:
-        self._boundary(conn, "COMMIT")
+    def _end(self, dbapi_connection: Any, sql: str) -> None:
+        info = _info(dbapi_connection)
+        if info is not None and info.pop(_BEGUN, False):
+            self._boundary(sql)
 
-    def _rollback(self, conn: Connection) -> None:
-        self._boundary(conn, "ROLLBACK")
+    def _commit(self, dbapi_connection: Any) -> None:
+        self._end(dbapi_connection, "COMMIT")
+        self._wrapped["do_commit"](dbapi_connection)
+
+    def _rollback(self, dbapi_connection: Any) -> None:
+        self._end(dbapi_connection, "ROLLBACK")
+        self._wrapped["do_rollback"](dbapi_connection)

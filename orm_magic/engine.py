@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import StaticPool
@@ -53,17 +53,32 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
 
     pysqlite begins transactions itself, late, and not before DDL, so
     SAVEPOINT (``session.begin_nested()``) and transactional DDL misbehave.
-    The fix turns its own handling off and emits BEGIN when SQLAlchemy begins.
-    That BEGIN is SQL the engine really sends, so the log shows it.
+    The fix turns its own handling off and sends BEGIN when SQLAlchemy begins.
+
+    The documented recipe sends it from a ``begin`` Connection event; any
+    Connection event makes SQLAlchemy dispatch events around every cursor
+    call (see capture.StatementRecorder), so the BEGIN is sent from this
+    engine's dialect's ``do_begin`` instead, the method SQLAlchemy calls to
+    begin. Like the BEGIN that pysqlite sends by itself without the fix, it
+    is not logged: the log shows ``BEGIN (implicit)``, as echo does.
     """
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi_connection.isolation_level = None
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+    dialect = engine.dialect
+    begin = dialect.do_begin
+
+    def do_begin(dbapi_connection: Any) -> None:
+        begin(dbapi_connection)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("BEGIN")
+        finally:
+            cursor.close()
+
+    dialect.do_begin = do_begin  # type: ignore[method-assign]
 
 
 def open_engine(url: str) -> Engine:

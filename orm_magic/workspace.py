@@ -86,8 +86,7 @@ class Workspace:
         engine = open_engine(url)
         recorder = StatementRecorder(engine, loglimit=self.loglimit)
         # one kernel-wide log across connections, numbered on
-        recorder.log.extend(self.recorder.log)
-        recorder._seq = self.recorder._seq
+        recorder.continue_from(self.recorder)
         try:
             with engine.connect():
                 pass
@@ -351,9 +350,9 @@ class Workspace:
                 raise
             conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_display", execution_options=marked)
             return
-        with self.engine.connect() as conn:
-            # A private connection, so marking it in place hides exactly its
-            # own BEGIN/ROLLBACK and nothing else.
+        # A private connection: its statements are marked, and its BEGIN and
+        # ROLLBACK are not recorded.
+        with self.recorder.muted(), self.engine.connect() as conn:
             conn.execution_options(**{DISPLAY_OPTION: True})
             yield conn
 

@@ -242,6 +242,50 @@ def test_log_equals_plain_sqlalchemy(ip, db_url):
     assert shown == plain_sqlalchemy_seed(db_url)
 
 
+def test_connection_level_calls_log_as_echo_does(ip):
+    # Core connections on the workspace engine, logged by echo on that very
+    # engine: the pool's rollback-on-return after a COMMIT is not a ROLLBACK
+    # that echo logs, and the recorder must not show one either.
+    play_seed(ip)
+    handler = _Records()
+    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        start = len(log_sql(ip))
+        run(
+            ip,
+            "with engine.begin() as conn:\n    conn.exec_driver_sql('SELECT 1')\n"
+            "with engine.connect() as conn:\n    conn.exec_driver_sql('SELECT 2')\n"
+            "with engine.connect() as conn:\n    conn.exec_driver_sql('SELECT 3')\n"
+            "    conn.commit()",
+        )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.WARNING)
+    shown = log_sql(ip)[start:]
+    assert shown == [line for line in handler.lines if line != "BEGIN"]
+    assert shown == [
+        "BEGIN (implicit)", "SELECT 1", "COMMIT",
+        "BEGIN (implicit)", "SELECT 2", "ROLLBACK",
+        "BEGIN (implicit)", "SELECT 3", "COMMIT",
+    ]  # fmt: skip
+
+
+def test_the_engine_carries_no_connection_events(ip):
+    # Any Connection event makes SQLAlchemy dispatch events around every
+    # cursor call, 8% of a bulk flush even with listeners that do nothing;
+    # the recorder listens on the dialect instead (see capture.py).
+    play_seed(ip)
+    out = run(ip, "%orm_add [User(name='a'), User(name='b')] --flush")
+    assert "INSERT INTO users" in out.text
+    engine = ip._orm_magic.workspace.engine
+    for name in ("before_cursor_execute", "after_cursor_execute", "begin", "commit", "rollback"):
+        assert not getattr(engine.dispatch, name), name
+    assert not engine._has_events  # what SQLAlchemy checks per cursor call
+    assert engine.dialect.dispatch.do_execute  # the recorder is listening
+
+
 def test_display_reads_flushed_rows_and_keeps_them(ip):
     play_seed(ip)
     out = run(ip, "%orm_add User(name='kept') --flush")

@@ -220,6 +220,17 @@ def test_a_cell_of_100000_statements_shows_both_ends(two_models):
     assert len(out.text) < 20_000
 
 
+def test_the_summary_counts_every_statement_not_only_the_kept_ones(two_models):
+    # On SQLite each of the 300 rows is its own INSERT, and the report keeps
+    # 100 statements; the rows affected and the count still cover all of them.
+    ip = two_models
+    out = run(ip, "%orm_add [User(name=f'bulk{i}') for i in range(300)] --flush")
+    assert "300 rows affected" in out.text
+    if ip.user_ns["engine"].dialect.name == "sqlite":
+        assert "statements not shown" in out.text
+        assert "BEGIN (implicit)" in out.text
+
+
 def test_kernel_log_is_bounded(two_models):
     ip = two_models
     run(ip, "%config OrmMagic.loglimit = 50")
