@@ -26,18 +26,24 @@ def check_states(operation: str, instances: list[Any], session: Session) -> None
     """Refuse, before anything changes, instances the operation cannot take."""
     # The label is only built for an error: %orm_add of 100,000 objects
     # must not format 100,000 labels that nobody reads.
+    session_key = session.hash_key
+    adding = operation in ("add", "merge")
+    deleting = operation == "delete"
     for obj in instances:
         state = instance_state(obj)  # as_instances checked it is mapped; cheaper than inspect
-        if state.session_id is not None and state.session_id != session.hash_key:
+        session_id = state.session_id
+        if state.key is None and session_id is None and adding:
+            continue  # transient: never deleted, in no session; the common case
+        if session_id is not None and session_id != session_key:
             raise WorkspaceError(
                 f"{instance_label(obj)} belongs to another Session; expunge it there first"
             )
-        if operation in ("add", "merge") and (state.deleted or state.was_deleted):
+        if adding and (state.deleted or state.was_deleted):
             raise WorkspaceError(
                 f"{instance_label(obj)} was deleted; make a new object, "
                 "or use make_transient() on it"
             )
-        if operation == "delete":
+        if deleting:
             if state.key is None:
                 raise WorkspaceError(
                     f"{instance_label(obj)} is {state_name(obj)}, not in the database yet; "

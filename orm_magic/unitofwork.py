@@ -120,9 +120,9 @@ def session_states(session: Session) -> list[tuple[str, InstanceState]]:
     # The session's own dicts are keyed by state (Session._new/_deleted, stable
     # since SQLAlchemy 0.x): no set of objects is copied and no state looked up.
     deleted = session._deleted
-    out = [(NEW, state) for state in session._new]
-    out += [(MODIFIED, instance_state(obj)) for obj in session.dirty]
-    out = [(label, state) for label, state in out if state not in deleted]
+    out = [(NEW, state) for state in session._new if state not in deleted]
+    dirty = (instance_state(obj) for obj in session.dirty)
+    out += [(MODIFIED, state) for state in dirty if state not in deleted]
     out += [(DELETED, state) for state in deleted]
     return out
 
