@@ -10,6 +10,7 @@ not listen to, so it is the same work "without the extension".
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Any
 
 from harness import Result, interleaved, median
@@ -226,6 +227,8 @@ class Bench:
         name = f"jupysql %sql SELECT * vs %orm_show, {size:,} rows"
         if importlib.util.find_spec("sql") is None:
             return Result(name, None, None, None, kind="info", note="jupysql not installed")
+        # jupysql's telemetry would reach for the network on every magic
+        os.environ.setdefault("PLOOMBER_STATS_ENABLED", "false")
         self.cell("%load_ext sql")
         self.shell.user_ns["orm_engine"] = self.workspace.engine
         self.cell("%sql orm_engine")
