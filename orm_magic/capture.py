@@ -1,14 +1,15 @@
 """Recording the SQL that an engine emits, as ``echo=True`` would log it.
 
-One :class:`StatementRecorder` listens on the workspace engine's dialect. Every statement
-and transaction boundary goes to a bounded kernel-wide log and to the innermost
-open :class:`Capture` (a magic's, or the cell's). Statements that carry the
+One :class:`StatementRecorder` listens on the workspace engine's dialect (see
+its docstring for why not on the engine). Every statement and transaction
+boundary goes to a bounded kernel-wide log and to the innermost open
+:class:`Capture` (a magic's, or the cell's). Statements that carry the
 :data:`DISPLAY_OPTION` execution option are orm_magic's own display queries and
 are skipped.
 
-The listener does as little as it can per statement: it keeps references to the
-statement string and a bounded slice of the parameters. Formatting happens at
-display time.
+The recorder does as little as it can per statement: one list holding the
+statement string and a bounded slice of the parameters. :class:`Statement`
+objects are built, and formatted, only for what a display keeps.
 """
 
 from __future__ import annotations
@@ -156,16 +157,6 @@ class Capture:
     def sql_count(self) -> int:
         kept = itertools.chain(self.head, self.tail)
         return sum(1 for entry in kept if not entry[_IS_TRANSACTION]) + self.omitted
-
-
-def _settle(entry: Entry, cursor: Any, cap: Capture | None) -> None:
-    """Fill in the rows a statement affected, once the driver knows them."""
-    rowcount = getattr(cursor, "rowcount", -1)
-    if rowcount is None or rowcount < 0:
-        return
-    entry[_ROWCOUNT] = rowcount
-    if cap is not None and entry[_TABLE] is not None:
-        cap.rowcount += rowcount
 
 
 def _is_parameter_sets(parameters: Any) -> bool:
@@ -401,11 +392,11 @@ class StatementRecorder:
         display statements. This runs once per cursor call, 100,000 times in a
         bulk flush: it makes one list and touches the innermost capture only.
         """
+        if self._unsettled is not None:  # the previous statement's rows are fetched by now
+            self._settle()
         # What holds for every cursor call of one execution is read once and
         # kept on its context: insertmanyvalues sends one compiled INSERT
         # through the same context once per row on SQLite.
-        if self._unsettled is not None:
-            self._settle()
         known = getattr(context, "_orm_magic", None)
         if known is None:
             known = _execution_facts(context)
@@ -433,20 +424,33 @@ class StatementRecorder:
         entry[_DURATION] = duration = time.perf_counter() - t0
         if cap is not None:
             cap.elapsed += duration
-        if table is not None and cursor.description is not None and not cursor.rowcount:
-            # DML with RETURNING that pysqlite counts only as SQLAlchemy fetches
-            # the rows, after this returns: read the count at the next event.
+        rowcount = cursor.rowcount
+        if rowcount is not None and rowcount > 0:
+            entry[_ROWCOUNT] = rowcount
+            if cap is not None and table is not None:
+                cap.rowcount += rowcount
+        elif table is not None:
+            # DML with RETURNING, which pysqlite counts only as SQLAlchemy
+            # fetches the rows, after this returns (or an UPDATE of no row):
+            # the count is read again at the next event.
             self._unsettled = (entry, cursor, cap)
-        else:
-            _settle(entry, cursor, cap)
+        elif rowcount == 0:
+            entry[_ROWCOUNT] = 0
         return True
 
     # -- transaction boundaries ----------------------------------------------
     def _settle(self) -> None:
-        """Read the row count of the last DML with RETURNING, fetched by now."""
+        """Read the row count of the last DML statement that had none, fetched by now."""
         unsettled, self._unsettled = self._unsettled, None
-        if unsettled is not None:
-            _settle(*unsettled)
+        if unsettled is None:
+            return
+        entry, cursor, cap = unsettled
+        rowcount = getattr(cursor, "rowcount", -1)
+        if rowcount is None or rowcount < 0:
+            return
+        entry[_ROWCOUNT] = rowcount
+        if cap is not None:
+            cap.rowcount += rowcount
 
     def _boundary(self, sql: str) -> None:
         self._settle()
