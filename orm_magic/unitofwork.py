@@ -146,8 +146,15 @@ def attach(
     pk_positions = [data.columns.index(c.name) for c in table.primary_key.columns]
     by_key = {tuple(row[i] for i in pk_positions): i for i, row in enumerate(data.rows)}
     kept = 0
+    # whether objects of a class have rows in this table, asked once per class:
+    # state.mapper is computed per object the first time, 100,000 times after
+    # a bulk add; state.class_ is a plain attribute
+    in_table: dict[type, bool] = {}
     for label, state in states:
-        if table not in state.mapper.tables:
+        shown = in_table.get(state.class_)
+        if shown is None:
+            shown = in_table[state.class_] = table in state.mapper.tables
+        if not shown:
             continue
         if kept >= limit and label != MODIFIED:
             # Past the limit a pending or deleted row is only counted: reading
