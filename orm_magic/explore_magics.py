@@ -22,7 +22,7 @@ from . import completion
 from .diagram import er_diagram
 from .inspection import session_view, state_view
 from .instances import is_mapped_instance
-from .magics import OrmMagic
+from .magics import OrmMagic, split_options
 from .query import QueryError, run_query
 from .reporting import Reported
 
@@ -87,25 +87,35 @@ class ExploreMagics(Magics):
         display(session_view(self.orm.workspace.session, self.orm.displaylimit))
 
     @magic_arguments()
+    @argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help="LIMIT for a query without one of its own (default: OrmMagic.displaylimit)",
+    )
     @argument("expression", nargs="*", help="a select(...) or a session.query(...)")
     @line_magic
     def orm_query(self, line: str) -> Any:
         """Run a ``select(...)`` or a legacy ``session.query(...)`` and show its result.
 
         Shows the SQL and the result as a table. A query without a LIMIT of
-        its own gets ``LIMIT displaylimit``. Returns the ORM objects (a list,
-        when one entity is selected) or the rows, so ``Out[n]`` holds them.
-        Executes through the workspace session: pending changes are
-        autoflushed first, exactly as plain SQLAlchemy would.
+        its own gets ``LIMIT displaylimit``, or ``--limit N``. Returns the ORM
+        objects (a list, when one entity is selected) or the rows, so
+        ``Out[n]`` holds them. Executes through the workspace session: pending
+        changes are autoflushed first, exactly as plain SQLAlchemy would.
         """
-        expression = line.strip()
+        options, expression = split_options(line, valued=("--limit",))
+        args = parse_argstring(self.orm_query, " ".join(options))
+        limit = self.orm.displaylimit if args.limit is None else args.limit
+        if limit < 1:
+            raise UsageError(f"%orm_query: --limit must be 1 or more, not {limit}")
         result = None
         # through the shared reporting: a failed session is rolled back first,
         # warnings become notes, a database error is one line after its SQL
         with self.orm.reporter.reporting(f"%orm_query {expression}") as reported:
             query = self.orm._evaluate("orm_query", expression)
             try:
-                result = run_query(self.orm.workspace.session, query, self.orm.displaylimit)
+                result = run_query(self.orm.workspace.session, query, limit)
             except QueryError as exc:
                 raise UsageError(f"%orm_query: {exc}") from None
             reported.frames.append(result.frame)

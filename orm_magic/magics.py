@@ -32,17 +32,29 @@ if TYPE_CHECKING:
 NAMESPACE_NAMES = ("Base", "session", "engine")
 
 
-def split_options(line: str) -> tuple[list[str], str]:
-    """Split ``--options`` at either end of ``line`` from the expression between."""
+def split_options(line: str, valued: tuple[str, ...] = ()) -> tuple[list[str], str]:
+    """Split ``--options`` at either end of ``line`` from the expression between.
+
+    An option named in ``valued`` takes the next token as its value
+    (``--limit 5``); ``--limit=5`` is one token.
+    """
     tokens = line.split()
     head: list[str] = []
     while (
         tokens and tokens[0].startswith("-") and tokens[0][1:2].isalpha() | (tokens[0][1:2] == "-")
     ):
         head.append(tokens.pop(0))
+        if head[-1] in valued and tokens:
+            head.append(tokens.pop(0))
     tail: list[str] = []
-    while tokens and tokens[-1].startswith("--"):
-        tail.insert(0, tokens.pop())
+    while tokens:
+        if tokens[-1].startswith("--"):
+            tail.insert(0, tokens.pop())
+        elif len(tokens) >= 2 and tokens[-2] in valued:
+            tail[:0] = tokens[-2:]
+            del tokens[-2:]
+        else:
+            break
     expression = line.strip()
     for token in head:
         expression = expression[len(token) :].lstrip()

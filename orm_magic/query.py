@@ -96,5 +96,5 @@ def run_query(session: Session, query: Any, limit: int) -> QueryResult:
     noun = "row" if len(items) == 1 else "rows"
     frame.note = f"{len(items):,} {noun}"
     if limited and len(items) >= limit:
-        frame.note += f" (LIMIT {limit}: there may be more; raise OrmMagic.displaylimit)"
+        frame.note += f" (LIMIT {limit}: there may be more; pass --limit N to see more)"
     return QueryResult(items, frame, limited)

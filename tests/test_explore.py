@@ -167,6 +167,19 @@ def test_orm_query_keeps_a_users_own_limit(lib):
     assert "3 rows" in out.text and "there may be more" not in out.text
 
 
+def test_orm_query_limit_option_at_either_end(lib):
+    out = run(lib, "%orm_query --limit 3 select(Author).order_by(Author.id)")
+    assert [a.id for a in out.result.result] == [1, 2, 3]
+    assert "LIMIT 3: there may be more; pass --limit N" in out.text
+    out = run(lib, "%orm_query select(Author).where(Author.id > 3) --limit 12")
+    assert len(out.result.result) == 12 and "LIMIT" in out.text
+
+
+def test_orm_query_limit_must_be_positive(lib):
+    out = run(lib, "%orm_query --limit 0 select(Author)", ok=False)
+    assert "--limit must be 1 or more" in str(out.result.error_in_exec)
+
+
 def test_orm_query_legacy_query_with_rows(lib):
     out = run(lib, "%orm_query session.query(Author.name, Book).join(Author.books)")
     rows = out.result.result
