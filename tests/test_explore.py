@@ -82,6 +82,22 @@ def test_session_rows_are_bounded_by_displaylimit(lib):
     assert out.html.count("<td><i>new</i></td>") == 3
 
 
+def test_counts_beyond_displaylimit_count_only_real_changes(lib):
+    # Past the limit, new and deleted rows are counted unread; a modified
+    # object counts only if a column really changed.
+    run(lib, "%config OrmMagic.displaylimit = 2")
+    run(
+        lib,
+        "authors = session.scalars(select(Author).order_by(Author.id)).all()\n"
+        "for a in authors[:5]:\n    a.name = a.name + '!'\n"
+        "for a in authors[5:8]:\n    a.name = a.name\n"  # dirty, but nothing changed
+        "for a in authors[8:12]:\n    session.delete(a)\n"
+        "session.add_all([Author(name=f'new{i}') for i in range(6)])",
+    )
+    out = run(lib, "%orm_show Author")
+    assert "unflushed: 6 new, 5 modified, 4 deleted (13 not shown)" in out.text
+
+
 def test_a_table_without_changes_has_no_state_column(lib):
     out = run(lib, "%orm_show Author")
     assert "state" not in out.text.splitlines()[1]
