@@ -10,9 +10,8 @@ attribute, so reading emits no SQL and changes no state.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Table
@@ -113,48 +112,25 @@ def session_row(state: InstanceState, table: Table, label: str) -> SessionRow | 
     return SessionRow(label, tuple(values), key)
 
 
-def session_states(session: Session) -> list[tuple[str, InstanceState]]:
-    """Every pending, modified and deleted object's state, labelled; no SQL.
+def session_states(session: Session) -> list[tuple[str, list[InstanceState]]]:
+    """The pending, modified and deleted objects' states, in that order; no SQL.
 
     ``session.new``/``dirty``/``deleted`` are sets of what the session holds
     unflushed: their size is the user's unit of work, not a table's size.
     """
     # The session's own dicts are keyed by state (Session._new/_deleted, stable
-    # since SQLAlchemy 0.x): no set of objects is copied and no state looked up.
+    # since SQLAlchemy 0.x): no state is looked up per object.
     deleted = session._deleted
-    out = [(NEW, state) for state in session._new if state not in deleted]
+    if deleted:
+        new = [state for state in session._new if state not in deleted]
+    else:
+        new = list(session._new)  # copied in C: 100,000 states after a bulk add
     dirty = (instance_state(obj) for obj in session.dirty)
-    out += [(MODIFIED, state) for state in dirty if state not in deleted]
-    out += [(DELETED, state) for state in deleted]
-    return out
+    modified = [state for state in dirty if state not in deleted]
+    return [(NEW, new), (MODIFIED, modified), (DELETED, list(deleted))]
 
 
-_LABEL, _STATE, _MANAGER = itemgetter(0), itemgetter(1), attrgetter("manager")
-
-
-def _count_the_rest(
-    view: SessionView,
-    table: Table,
-    rest: list[tuple[str, InstanceState]],
-    shown: Callable[[Any], bool],
-) -> None:
-    """Count the session's rows of ``table`` beyond the display limit.
-
-    Pending and deleted rows are counted without reading them, and the
-    counting runs in C (``map``, ``Counter``): after a bulk add this is
-    100,000 objects at every display. A modified object counts only if a
-    column really changed, so those few are read.
-    """
-    tally = Counter(zip(map(_LABEL, rest), map(_MANAGER, map(_STATE, rest))))
-    for (label, manager), count in tally.items():
-        if label != MODIFIED and shown(manager):
-            view.counts[label] = view.counts.get(label, 0) + count
-            view.omitted += count
-    if any(label == MODIFIED for label, _ in tally):
-        for label, state in rest:
-            if label == MODIFIED and shown(state.manager) and session_row(state, table, label):
-                view.counts[label] = view.counts.get(label, 0) + 1
-                view.omitted += 1
+_MANAGER = attrgetter("manager")
 
 
 def _merge(value: Any, database: Any) -> Any:
@@ -168,10 +144,16 @@ def _merge(value: Any, database: Any) -> Any:
 def attach(
     data: TableData,
     table: Table,
-    states: list[tuple[str, InstanceState]],
+    states: list[tuple[str, list[InstanceState]]],
     limit: int,
 ) -> TableData:
-    """Mark ``data``'s rows with the session's changes to ``table``, at most ``limit``."""
+    """Mark ``data``'s rows with the session's changes to ``table``, at most ``limit``.
+
+    Beyond the limit, pending and deleted objects are only counted, per class
+    and in C (``Counter`` over ``map``): after a bulk add that is 100,000
+    objects at every display. A modified object counts only if a column
+    really changed, so those are read.
+    """
     view = SessionView()
     pk_positions = [data.columns.index(c.name) for c in table.primary_key.columns]
     by_key = {tuple(row[i] for i in pk_positions): i for i, row in enumerate(data.rows)}
@@ -185,27 +167,38 @@ def attach(
             in_table[manager] = table in manager.mapper.tables
         return in_table[manager]
 
-    rest = len(states)
-    for position, (label, state) in enumerate(states):
-        if kept >= limit:
-            rest = position
-            break
-        if not shown(state.manager):
+    def count(label: str, number: int = 1, omitted: bool = False) -> None:
+        view.counts[label] = view.counts.get(label, 0) + number
+        if omitted:
+            view.omitted += number
+
+    for label, block in states:
+        position = 0
+        while position < len(block) and kept < limit:
+            state = block[position]
+            position += 1
+            row = session_row(state, table, label) if shown(state.manager) else None
+            if row is None:
+                continue
+            count(label)
+            kept += 1
+            index = by_key.get(row.key) if row.key is not None else None
+            if index is None:
+                view.extra.append(row)
+                continue
+            database = data.rows[index]
+            # unchanged columns show what the database holds (never "not loaded")
+            merged = tuple(_merge(v, database[i]) for i, v in enumerate(row.values))
+            view.marks[index] = SessionRow(label, merged, row.key)
+        rest = block[position:]
+        if label == MODIFIED:
+            for state in rest:
+                if shown(state.manager) and session_row(state, table, label) is not None:
+                    count(label, omitted=True)
             continue
-        row = session_row(state, table, label)
-        if row is None:
-            continue
-        view.counts[label] = view.counts.get(label, 0) + 1
-        kept += 1
-        index = by_key.get(row.key) if row.key is not None else None
-        if index is None:
-            view.extra.append(row)
-            continue
-        database = data.rows[index]
-        # unchanged columns show what the database holds (never "not loaded")
-        merged = tuple(_merge(v, database[i]) for i, v in enumerate(row.values))
-        view.marks[index] = SessionRow(label, merged, row.key)
-    _count_the_rest(view, table, states[rest:], shown)
+        for manager, number in Counter(map(_MANAGER, rest)).items():
+            if shown(manager):
+                count(label, number, omitted=True)
     if view.counts:
         data.session = view
     return data
