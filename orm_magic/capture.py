@@ -34,8 +34,9 @@ DISPLAY_OPTION = "orm_magic_display"
 #: are kept per statement. The rest is counted, not stored.
 PARAMETER_LIMIT = 20
 
-#: Key in a pooled connection's ``info``: the recorder logged its BEGIN.
-_BEGUN = "orm_magic_begun"
+#: Attribute of a pooled connection's checkout: how many BEGINs the recorder
+#: logged on it that no COMMIT or ROLLBACK has ended yet.
+_BEGUN = "_orm_magic_begun"
 
 #: Execution option that names the relationship a load is for (``Author.books``).
 LOADER_OPTION = "orm_magic_loader"
@@ -268,8 +269,8 @@ class StatementRecorder:
       dialect's ``do_begin``, ``do_commit`` and ``do_rollback`` on this
       engine's dialect instance, just where ``echo`` logs them. The pool's
       reset-on-return calls ``do_rollback`` too, but ``echo`` does not log it:
-      a ROLLBACK or COMMIT is recorded only for a DBAPI connection whose
-      BEGIN was.
+      a ROLLBACK or COMMIT is recorded only where a recorded BEGIN is
+      still open on that checkout of the pooled connection.
     """
 
     def __init__(self, engine: Engine, loglimit: int = 1000, keep: int = 50) -> None:
@@ -318,7 +319,10 @@ class StatementRecorder:
             if event.contains(self.engine, name, fn):
                 event.remove(self.engine, name, fn)
         dialect = self.engine.dialect
+        ours = {"do_begin": self._begin, "do_commit": self._commit, "do_rollback": self._rollback}
         for name, previous in self._replaced.items():
+            if vars(dialect).get(name) != ours[name]:
+                continue  # wrapped again since: leave the newer wrapper in place
             if previous is None:
                 vars(dialect).pop(name, None)
             else:
@@ -460,23 +464,36 @@ class StatementRecorder:
         if cap is not None:
             cap.add(entry)
 
+    # Each checkout of a pooled connection (the proxy SQLAlchemy passes here)
+    # counts the BEGINs recorded on it and not yet ended. Per checkout, not
+    # per DBAPI connection: with StaticPool every Connection shares the one
+    # DBAPI connection, and the pool's rollback-on-return of one checkout
+    # must not end another's transaction in the log.
+    # Recording never stops the dialect's own method from running.
     def _begin(self, dbapi_connection: Any) -> None:
-        if not getattr(self._local, "muted", 0):
-            info = _info(dbapi_connection)
-            if info is not None:
-                info[_BEGUN] = True
-            self._boundary("BEGIN (implicit)")
-        self._wrapped["do_begin"](dbapi_connection)
+        try:
+            if not getattr(self._local, "muted", 0):
+                setattr(dbapi_connection, _BEGUN, getattr(dbapi_connection, _BEGUN, 0) + 1)
+                self._boundary("BEGIN (implicit)")
+        finally:
+            self._wrapped["do_begin"](dbapi_connection)
 
     def _end(self, dbapi_connection: Any, sql: str) -> None:
-        info = _info(dbapi_connection)
-        if info is not None and info.pop(_BEGUN, False):
+        if getattr(self._local, "muted", 0):
+            return  # a display connection's end: its BEGIN was not counted
+        begun = getattr(dbapi_connection, _BEGUN, 0)
+        if begun > 0:
+            setattr(dbapi_connection, _BEGUN, begun - 1)
             self._boundary(sql)
 
     def _commit(self, dbapi_connection: Any) -> None:
-        self._end(dbapi_connection, "COMMIT")
-        self._wrapped["do_commit"](dbapi_connection)
+        try:
+            self._end(dbapi_connection, "COMMIT")
+        finally:
+            self._wrapped["do_commit"](dbapi_connection)
 
     def _rollback(self, dbapi_connection: Any) -> None:
-        self._end(dbapi_connection, "ROLLBACK")
-        self._wrapped["do_rollback"](dbapi_connection)
+        try:
+            self._end(dbapi_connection, "ROLLBACK")
+        finally:
+            self._wrapped["do_rollback"](dbapi_connection)

@@ -33,8 +33,8 @@ def check_states(operation: str, instances: list[Any], session: Session) -> None
     for obj in instances:
         state = instance_state(obj)  # as_instances checked it is mapped; cheaper than inspect
         session_id = state.session_id
-        if state.key is None and session_id is None and adding:
-            continue  # transient: never deleted, in no session; the common case
+        if adding and state.key is None and session_id is None and not state.was_deleted:
+            continue  # transient and in no session: the common case
         if session_id is not None and session_id != session_key:
             raise WorkspaceError(
                 f"{instance_label(obj)} belongs to another Session; expunge it there first"

@@ -260,16 +260,49 @@ def test_connection_level_calls_log_as_echo_does(ip):
             "with engine.connect() as conn:\n    conn.exec_driver_sql('SELECT 3')\n"
             "    conn.commit()",
         )
+        # two Connections at once; on in-memory SQLite they share one DBAPI
+        # connection (StaticPool), and the second one's BEGIN fails there
+        run(
+            ip,
+            "first = engine.connect()\nfirst.exec_driver_sql('SELECT 4')\n"
+            "try:\n    with engine.connect() as second:\n"
+            "        second.exec_driver_sql('SELECT 5')\n"
+            "except Exception:\n    pass\n"
+            "first.commit()\nfirst.close()",
+        )
     finally:
         logger.removeHandler(handler)
         logger.setLevel(logging.WARNING)
     shown = log_sql(ip)[start:]
     assert shown == [line for line in handler.lines if line != "BEGIN"]
-    assert shown == [
+    assert shown[:9] == [
         "BEGIN (implicit)", "SELECT 1", "COMMIT",
         "BEGIN (implicit)", "SELECT 2", "ROLLBACK",
         "BEGIN (implicit)", "SELECT 3", "COMMIT",
     ]  # fmt: skip
+    assert shown[9:11] == ["BEGIN (implicit)", "SELECT 4"] and shown[-1] == "COMMIT"
+
+
+def test_a_display_between_a_connections_begin_and_commit_is_not_logged(ip):
+    play_seed(ip)
+    ws = ip._orm_magic.workspace
+    start = len(log_sql(ip))
+    run(ip, "held = engine.connect()\nheld.exec_driver_sql('SELECT 7')")
+    # a display read on a connection of its own, muted, while `held` is open
+    ws.read_table(ws.tables()["users"], 10)
+    run(ip, "held.commit()\nheld.close()")
+    assert log_sql(ip)[start:] == ["BEGIN (implicit)", "SELECT 7", "COMMIT"]
+
+
+def test_closing_the_recorder_restores_the_dialect(ip):
+    ws = ip._orm_magic.workspace
+    dialect = ws.engine.dialect
+    assert {"do_begin", "do_commit", "do_rollback"} <= set(vars(dialect))
+    pysqlite_fix = ws.recorder._replaced["do_begin"]
+    ws.recorder.close()
+    assert not dialect.dispatch.do_execute
+    assert vars(dialect).get("do_begin") is pysqlite_fix  # None on PostgreSQL
+    assert "do_commit" not in vars(dialect) and "do_rollback" not in vars(dialect)
 
 
 def test_the_engine_carries_no_connection_events(ip):
