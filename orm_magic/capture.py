@@ -264,7 +264,9 @@ class StatementRecorder:
 
     - statements are recorded by the dialect's ``do_execute``,
       ``do_executemany`` and ``do_execute_no_params`` events, which run the
-      dialect's own method, timed, in place of SQLAlchemy's call of it;
+      dialect's own method, timed, in place of SQLAlchemy's call of it (and,
+      as any listener that runs the statement does, end SQLAlchemy's loop:
+      a ``do_execute`` listener added after this one is not called);
     - BEGIN (implicit), COMMIT and ROLLBACK are recorded by wrapping the
       dialect's ``do_begin``, ``do_commit`` and ``do_rollback`` on this
       engine's dialect instance, just where ``echo`` logs them. The pool's
