@@ -154,11 +154,6 @@ class Capture:
         """How many statements between head and tail were not kept."""
         return self.count - len(self.head) - len(self.tail)
 
-    @property
-    def sql_count(self) -> int:
-        kept = itertools.chain(self.head, self.tail)
-        return sum(1 for entry in kept if not entry[_IS_TRANSACTION]) + self.omitted
-
 
 def _is_parameter_sets(parameters: Any) -> bool:
     return bool(
@@ -208,21 +203,26 @@ def _execution_facts(context: Any) -> tuple[bool, str | None, str | None]:
 def _outside_pool(context: Any) -> bool:
     """True for the dialect's first-connect check (``select pg_catalog.version()``).
 
-    It runs before the connection joins the pool, on an ad-hoc proxy without
-    ``info``, and sends no Connection events, so it was never the user's SQL.
+    It runs before the connection joins the pool, on an ad-hoc proxy whose
+    ``info`` raises NotImplementedError, and was never the user's SQL; echo
+    logs it, the old cursor listeners never saw it.
     """
     try:
         pooled = context.root_connection.connection
     except Exception:  # a closed or invalidated Connection: still the user's
         return False
-    return _info(pooled) is None
+    try:
+        pooled.info  # noqa: B018 -- only whether it can be read
+    except NotImplementedError:
+        return True
+    return False
 
 
 def tag_relationship_load(orm_execute_state: Any) -> None:
     """``do_orm_execute`` listener: name the relationship a load is for.
 
-    The name travels as an execution option to the cursor event, where the
-    statement is recorded; it does not change the SQL.
+    The name travels as an execution option to the dialect's ``do_execute``
+    event, where the statement is recorded; it does not change the SQL.
     """
     if not orm_execute_state.is_relationship_load:
         return
@@ -234,19 +234,6 @@ def tag_relationship_load(orm_execute_state: Any) -> None:
     orm_execute_state.update_execution_options(
         **{LOADER_OPTION: f"{parent.class_.__name__}.{prop.key}"}
     )
-
-
-def _info(pooled: Any) -> dict[Any, Any] | None:
-    """The ``info`` dict of a pooled DBAPI connection, None where there is none.
-
-    The dialect's first-connect check runs on an ad-hoc proxy whose ``info``
-    raises NotImplementedError; nothing the recorder logs happens there.
-    """
-    try:
-        info = pooled.info
-    except (AttributeError, NotImplementedError):
-        return None
-    return info if isinstance(info, dict) else None
 
 
 class StatementRecorder:
@@ -304,13 +291,14 @@ class StatementRecorder:
             event.listen(engine, name, fn)
         # The dialect's own methods (or another wrapper of them, such as the
         # pysqlite fix in engine.py), called after recording, as echo logs first.
+        self._wrappers: dict[str, Callable[[Any], None]] = {
+            "do_begin": self._begin,
+            "do_commit": self._commit,
+            "do_rollback": self._rollback,
+        }
         self._wrapped: dict[str, Callable[[Any], None]] = {}
         self._replaced: dict[str, Any] = {}
-        for name, fn in (
-            ("do_begin", self._begin),
-            ("do_commit", self._commit),
-            ("do_rollback", self._rollback),
-        ):
+        for name, fn in self._wrappers.items():
             self._replaced[name] = vars(dialect).get(name)
             self._wrapped[name] = getattr(dialect, name)
             setattr(dialect, name, fn)
@@ -321,9 +309,8 @@ class StatementRecorder:
             if event.contains(self.engine, name, fn):
                 event.remove(self.engine, name, fn)
         dialect = self.engine.dialect
-        ours = {"do_begin": self._begin, "do_commit": self._commit, "do_rollback": self._rollback}
         for name, previous in self._replaced.items():
-            if vars(dialect).get(name) != ours[name]:
+            if vars(dialect).get(name) != self._wrappers[name]:
                 continue  # wrapped again since: leave the newer wrapper in place
             if previous is None:
                 vars(dialect).pop(name, None)
