@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .dbapi import in_transaction
+
 #: Execution option that marks orm_magic's own display statements.
 DISPLAY_OPTION = "orm_magic_display"
 
@@ -37,6 +39,9 @@ PARAMETER_LIMIT = 20
 #: Attribute of a pooled connection's checkout: how many BEGINs the recorder
 #: logged on it that no COMMIT or ROLLBACK has ended yet.
 _BEGUN = "_orm_magic_begun"
+#: Attribute of a display connection's checkout: True while it holds a
+#: transaction that it began itself (see StatementRecorder._guest_begin).
+_OWN = "_orm_magic_own"
 
 #: Execution option that names the relationship a load is for (``Author.books``).
 LOADER_OPTION = "orm_magic_loader"
@@ -350,11 +355,13 @@ class StatementRecorder:
 
     @contextmanager
     def muted(self) -> Iterator[None]:
-        """Record no transaction this thread begins inside the block.
+        """Connections this thread opens inside the block are display guests.
 
         For orm_magic's own display connections, whose statements carry
         :data:`DISPLAY_OPTION` but whose BEGIN reaches the dialect without it.
-        Their COMMIT or ROLLBACK follows the BEGIN and is not recorded either.
+        Their BEGIN, COMMIT and ROLLBACK are not recorded, and they never
+        begin or end a transaction that someone else holds on a shared
+        connection (see :meth:`_guest_begin`).
         """
         local = self._local
         local.muted = getattr(local, "muted", 0) + 1
@@ -460,29 +467,42 @@ class StatementRecorder:
     # must not end another's transaction in the log.
     # Recording never stops the dialect's own method from running.
     def _begin(self, dbapi_connection: Any) -> None:
+        if getattr(self._local, "muted", 0):
+            self._guest_begin(dbapi_connection)
+            return
         try:
-            if not getattr(self._local, "muted", 0):
-                setattr(dbapi_connection, _BEGUN, getattr(dbapi_connection, _BEGUN, 0) + 1)
-                self._boundary("BEGIN (implicit)")
+            setattr(dbapi_connection, _BEGUN, getattr(dbapi_connection, _BEGUN, 0) + 1)
+            self._boundary("BEGIN (implicit)")
         finally:
             self._wrapped["do_begin"](dbapi_connection)
 
-    def _end(self, dbapi_connection: Any, sql: str) -> None:
+    # A display's connection is a guest. On a DBAPI connection shared with
+    # someone else's open transaction (the in-memory database's one
+    # connection) it begins nothing and reads inside that transaction; it
+    # ends, at its COMMIT, ROLLBACK or the pool's reset, only a transaction
+    # that it began itself on this checkout.
+    def _guest_begin(self, dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            return  # someone else's: read inside it, and leave it to them
+        setattr(dbapi_connection, _OWN, True)
+        self._wrapped["do_begin"](dbapi_connection)
+
+    def _end(self, dbapi_connection: Any, name: str, sql: str) -> None:
         if getattr(self._local, "muted", 0):
-            return  # a display connection's end: its BEGIN was not counted
-        begun = getattr(dbapi_connection, _BEGUN, 0)
-        if begun > 0:
-            setattr(dbapi_connection, _BEGUN, begun - 1)
-            self._boundary(sql)
+            if getattr(dbapi_connection, _OWN, False):
+                setattr(dbapi_connection, _OWN, False)
+                self._wrapped[name](dbapi_connection)
+            return  # nothing of the guest's to end: another's transaction stays
+        try:
+            begun = getattr(dbapi_connection, _BEGUN, 0)
+            if begun > 0:
+                setattr(dbapi_connection, _BEGUN, begun - 1)
+                self._boundary(sql)
+        finally:
+            self._wrapped[name](dbapi_connection)
 
     def _commit(self, dbapi_connection: Any) -> None:
-        try:
-            self._end(dbapi_connection, "COMMIT")
-        finally:
-            self._wrapped["do_commit"](dbapi_connection)
+        self._end(dbapi_connection, "do_commit", "COMMIT")
 
     def _rollback(self, dbapi_connection: Any) -> None:
-        try:
-            self._end(dbapi_connection, "ROLLBACK")
-        finally:
-            self._wrapped["do_rollback"](dbapi_connection)
+        self._end(dbapi_connection, "do_rollback", "ROLLBACK")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import StaticPool
 
 from .errors import WorkspaceError
-from .urls import safe_url
+from .urls import safe_url, url_problem
 
 
 def is_memory_url(url: str) -> bool:
@@ -72,6 +72,12 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
 
     def do_begin(dbapi_connection: Any) -> None:
         begin(dbapi_connection)
+        # Several Connections can share one DBAPI connection (the in-memory
+        # database's StaticPool). When another already holds a transaction on
+        # it, pysqlite's own handling would join it without a BEGIN; a second
+        # BEGIN would fail ("cannot start a transaction within a transaction").
+        if dbapi_connection.in_transaction:
+            return
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("BEGIN")
@@ -82,7 +88,15 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
 
 
 def open_engine(url: str) -> Engine:
-    """:func:`make_engine`, with a bad URL or a missing driver as a WorkspaceError."""
+    """:func:`make_engine`, with a bad URL or a missing driver as a WorkspaceError.
+
+    A malformed URL is refused before SQLAlchemy or a driver reads it: their
+    messages would quote the part of the password that landed in a host,
+    port or database name. No message here quotes more than :func:`safe_url`.
+    """
+    problem = url_problem(url)
+    if problem is not None:
+        raise WorkspaceError(f"not a valid SQLAlchemy URL: {safe_url(url)}: {problem}") from None
     try:
         return make_engine(url)
     except NoSuchModuleError as exc:  # an ArgumentError too, so first

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +49,7 @@ class ExploreMagics(Magics):
         self._completers = []
 
     # -- magics ----------------------------------------------------------------
+    @no_var_expand
     @magic_arguments()
     @argument("expression", nargs="*", help="an expression giving one mapped instance")
     @line_magic
@@ -86,36 +87,43 @@ class ExploreMagics(Magics):
         parse_argstring(self.orm_session, line)
         display(session_view(self.orm.workspace.session, self.orm.displaylimit))
 
+    @no_var_expand
     @magic_arguments()
     @argument(
         "--limit",
         type=int,
         metavar="N",
-        help="LIMIT for a query without one of its own (default: OrmMagic.displaylimit)",
+        help="rows shown below the cell (default: OrmMagic.displaylimit); the query "
+        "itself runs as written",
     )
     @argument("expression", nargs="*", help="a select(...) or a session.query(...)")
     @line_magic
     def orm_query(self, line: str) -> Any:
         """Run a ``select(...)`` or a legacy ``session.query(...)`` and show its result.
 
-        Shows the SQL and the result as a table. A query without a LIMIT of
-        its own gets ``LIMIT displaylimit``, or ``--limit N``. Returns the ORM
-        objects (a list, when one entity is selected) or the rows, so
-        ``Out[n]`` holds them. Executes through the workspace session: pending
-        changes are autoflushed first, exactly as plain SQLAlchemy would.
+        The statement runs exactly as written, with no LIMIT added, and returns
+        what plain SQLAlchemy returns for it: the ORM objects (a list, when one
+        entity is selected, as ``session.scalars(stmt).all()``) or the rows (as
+        ``session.execute(stmt).all()``), with ``unique()`` where joined eager
+        loading of a collection needs it; so ``found = %orm_query ...`` holds
+        all of them. The table below the cell shows the first
+        ``displaylimit`` rows, or ``--limit N``, and says how many there were.
+        A result of more than ``OrmMagic.maxitems`` rows is refused. Executes
+        through the workspace session: pending changes are autoflushed first,
+        exactly as plain SQLAlchemy would.
         """
         options, expression = split_options(line, valued=("--limit",))
         args = parse_argstring(self.orm_query, " ".join(options))
-        limit = self.orm.displaylimit if args.limit is None else args.limit
-        if limit < 1:
-            raise UsageError(f"%orm_query: --limit must be 1 or more, not {limit}")
+        shown = self.orm.displaylimit if args.limit is None else args.limit
+        if shown < 1:
+            raise UsageError(f"%orm_query: --limit must be 1 or more, not {shown}")
         result = None
         # through the shared reporting: a failed session is rolled back first,
         # warnings become notes, a database error is one line after its SQL
         with self.orm.reporter.reporting(f"%orm_query {expression}") as reported:
             query = self.orm._evaluate("orm_query", expression)
             try:
-                result = run_query(self.orm.workspace.session, query, limit)
+                result = run_query(self.orm.workspace.session, query, shown, self.orm.maxitems)
             except QueryError as exc:
                 raise UsageError(f"%orm_query: {exc}") from None
             reported.frames.append(result.frame)

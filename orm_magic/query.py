@@ -1,18 +1,24 @@
 """Running a ``select(...)`` or a legacy ``session.query(...)`` for ``%orm_query``.
 
-The query runs as the user wrote it, with ``LIMIT`` added when it has none, so
-a query over a million rows fetches ``displaylimit`` of them. Its result comes
-back as ORM objects (one entity selected) or rows, and as a small table to
-show, whose cells are read from memory: showing them emits no SQL.
+The statement runs exactly as the user wrote it: no ``LIMIT`` is added, and
+the user's own ``limit()``, ``offset()`` and ``fetch()`` stay. It returns what
+plain SQLAlchemy returns for it (``session.scalars(stmt).all()`` for one
+entity, ``session.execute(stmt).all()`` for rows, ``unique()`` where joined
+eager loading of a collection needs it, ``query.all()`` for a legacy Query).
+Only the table shown below the cell is cut to the display limit. A result of
+more than ``maxitems`` rows is refused after ``maxitems + 1`` rows, never cut
+silently and never fetched whole.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import inspect
+from sqlalchemy.engine import Result
 from sqlalchemy.orm import Mapper, Query, Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.selectable import CompoundSelect
@@ -23,22 +29,15 @@ from .unitofwork import NOT_LOADED
 
 
 class QueryError(Exception):
-    """The expression is not a query %orm_query can run."""
+    """The expression is not a query %orm_query can run, or its result is too large."""
 
 
 @dataclass
 class QueryResult:
-    """What a query returned, and the table that shows it."""
+    """What a query returned, and the table that shows the first rows of it."""
 
-    value: list[Any]  # ORM objects, or rows
+    value: list[Any]  # every ORM object, or every row
     frame: render.Frame
-    limited: bool  # True when orm_magic added the LIMIT
-
-
-def has_limit(query: Any) -> bool:
-    """True when the query carries its own LIMIT (the user asked for that many)."""
-    # No public accessor tells whether a LIMIT was set; the clause attribute does.
-    return getattr(query, "_limit_clause", None) is not None
 
 
 def _single_entity(descriptions: Sequence[Mapping[str, Any]]) -> type | None:
@@ -52,23 +51,56 @@ def _single_entity(descriptions: Sequence[Mapping[str, Any]]) -> type | None:
     return None
 
 
-def execute(session: Session, query: Any, limit: int) -> tuple[list[Any], bool, Any]:
-    """Run ``query`` bounded by ``limit``; return (items, limited, entity or None)."""
-    limited = not has_limit(query)
-    if isinstance(query, Query):
-        bounded = query.limit(limit) if limited else query
-        entity = _single_entity(query.column_descriptions)
-        return list(bounded.all()), limited, entity
-    if isinstance(query, (Select, CompoundSelect)):
-        statement = query.limit(limit) if limited else query
-        entity = _single_entity(getattr(query, "column_descriptions", []))
-        result = session.execute(statement)
-        items = list(result.scalars().all()) if entity is not None else list(result.all())
-        return items, limited, entity
-    raise QueryError(
-        f"{type(query).__name__!r} object is not a query; pass a select(...) "
-        "or a session.query(...)"
+def needs_unique(result: Result[Any]) -> bool:
+    """True when plain SQLAlchemy would refuse this ORM result without ``unique()``.
+
+    The ORM marks a result whose rows repeat objects for a joined eager load
+    of a collection with a filter that raises "The unique() method must be
+    invoked"; no public accessor says so before the first row is fetched.
+    """
+    state = getattr(result, "_unique_filter_state", None)
+    strategy = state[1] if state else None
+    return getattr(strategy, "__name__", "") == "require_unique"
+
+
+def _too_many(maxitems: int) -> QueryError:
+    return QueryError(
+        f"the query returns more than {maxitems:,} rows; add .limit(N) to it, "
+        "or raise OrmMagic.maxitems"
     )
+
+
+def execute(
+    session: Session, query: Any, maxitems: int
+) -> tuple[list[Any], type | None, list[str]]:
+    """Run ``query`` as written; return (items, entity or None, column names)."""
+    if isinstance(query, Query):
+        descriptions = query.column_descriptions
+        # iterating a Query is what .all() does: legacy uniquing and scalars included
+        items = list(itertools.islice(query, maxitems + 1))
+    elif isinstance(query, (Select, CompoundSelect)):
+        descriptions = getattr(query, "column_descriptions", [])
+        result: Any = session.execute(query)
+        names = list(result.keys())
+        entity = _single_entity(descriptions)
+        if entity is not None:
+            result = result.scalars()
+        if needs_unique(result):
+            result = result.unique()
+        items = list(result.fetchmany(maxitems + 1))
+        result.close()
+        if len(items) > maxitems:
+            raise _too_many(maxitems)
+        return items, entity, names
+    else:
+        raise QueryError(
+            f"{type(query).__name__!r} object is not a query; pass a select(...) "
+            "or a session.query(...)"
+        )
+    if len(items) > maxitems:
+        raise _too_many(maxitems)
+    names = [str(d.get("name") or getattr(d.get("expr"), "name", "") or "") for d in descriptions]
+    return items, _single_entity(descriptions), names
 
 
 def objects_frame(entity: type, objects: list[Any]) -> render.Frame:
@@ -82,19 +114,34 @@ def objects_frame(entity: type, objects: list[Any]) -> render.Frame:
     return render.Frame(entity.__name__, keys, rows)
 
 
-def rows_frame(rows: list[Any]) -> render.Frame:
+def column_names(names: list[str], width: int) -> list[str]:
+    """One distinct, non-empty heading per column: ``count(*)`` unlabeled is ``column 1``."""
+    if len(names) != width:
+        names = [""] * width
+    headings: list[str] = []
+    for position, name in enumerate(names, 1):
+        heading = name or f"column {position}"
+        while heading in headings:
+            heading = f"{heading} ({position})"
+        headings.append(heading)
+    return headings
+
+
+def rows_frame(rows: list[Any], names: list[str]) -> render.Frame:
     """Rows as a table; an ORM object in a row is shown by its label."""
-    columns = list(rows[0]._fields) if rows else []
+    width = len(rows[0]) if rows else len(names)
     body = [tuple(value_text(v) if is_mapped_instance(v) else v for v in row) for row in rows]
-    return render.Frame("rows", columns, body)
+    return render.Frame("rows", column_names(names, width), body)
 
 
-def run_query(session: Session, query: Any, limit: int) -> QueryResult:
-    """Run ``query`` with at most ``limit`` rows (unless it has its own LIMIT)."""
-    items, limited, entity = execute(session, query, limit)
-    frame = objects_frame(entity, items) if entity is not None else rows_frame(items)
+def run_query(session: Session, query: Any, shown: int, maxitems: int) -> QueryResult:
+    """Run ``query`` as written; the frame shows its first ``shown`` rows."""
+    items, entity, names = execute(session, query, maxitems)
+    first = items[:shown]
+    frame = objects_frame(entity, first) if entity is not None else rows_frame(first, names)
     noun = "row" if len(items) == 1 else "rows"
-    frame.note = f"{len(items):,} {noun}"
-    if limited and len(items) >= limit:
-        frame.note += f" (LIMIT {limit}: there may be more; pass --limit N to see more)"
-    return QueryResult(items, frame, limited)
+    if len(items) > shown:
+        frame.note = f"first {shown:,} of {len(items):,} {noun}; --limit N shows more"
+    else:
+        frame.note = f"{len(items):,} {noun}"
+    return QueryResult(items, frame)

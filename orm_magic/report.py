@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from . import render
 from .capture import Capture, Repeat, Statement
-from .workspace import TableData
+from .data import TableData
 
 
 @dataclass
@@ -33,6 +33,8 @@ class CellReport:
     nplusone_threshold: int = 5
     #: other small tables to show (a query's result)
     frames: list[render.Frame] = field(default_factory=list)
+    #: characters shown of one value in a table (``OrmMagic.maxchars``)
+    maxchars: int = render.DEFAULT_MAXCHARS
 
     @classmethod
     def from_capture(cls, title: str, capture: Capture, **kwargs: object) -> CellReport:
@@ -119,8 +121,8 @@ class CellReport:
             for note in self.nplusone_notes()
         )
         parts.extend(f"<div>{html.escape(note)}</div>" for note in self.notes)
-        parts.extend(render.frame_html(frame) for frame in self.frames)
-        parts.extend(render.table_html(table) for table in self.tables)
+        parts.extend(render.frame_html(frame, self.maxchars) for frame in self.frames)
+        parts.extend(render.table_html(table, self.maxchars) for table in self.tables)
         if self.show_sql:
             parts.append(
                 '<div style="opacity:.75;margin-top:.3em;'
@@ -140,8 +142,8 @@ class CellReport:
                 lines.extend(render.statement_text(s) for s in self.tail)
         lines.extend(f"-- ⚠ {note}" for note in self.nplusone_notes())
         lines.extend(f"-- {note}" for note in self.notes)
-        lines.extend(render.frame_text(frame) for frame in self.frames)
-        lines.extend(render.table_text(table) for table in self.tables)
+        lines.extend(render.frame_text(frame, self.maxchars) for frame in self.frames)
+        lines.extend(render.table_text(table, self.maxchars) for table in self.tables)
         if self.show_sql:
             lines.append(f"-- {self.summary()}")
         return "\n".join(lines)

@@ -20,10 +20,12 @@ from IPython.display import display
 from sqlalchemy.exc import SQLAlchemyError
 
 from .capture import Capture
+from .data import Pending, TableData
 from .errors import describe_error
+from .render import DEFAULT_MAXCHARS
 from .report import CellReport
 from .unitofwork import attach, session_states
-from .workspace import Pending, TableData, Workspace
+from .workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class DisplaySettings:
 
     displaylimit: int = 10
     countlimit: int = 10_000
+    maxchars: int = DEFAULT_MAXCHARS
     echo: bool = True
     nplusone_threshold: int = 5
     short_errors: bool = True
@@ -126,17 +129,25 @@ class Reporter:
         reported: Reported,
         before: Pending | None = None,
     ) -> UsageError:
-        """Roll back after a failed statement or flush; one line saying what and why.
+        """One line saying what failed and why, and what was rolled back.
 
-        ``before`` is the pending set as the operation started, since a failed
-        flush has already moved its objects out of it.
+        Only a failed flush is rolled back here, as plain SQLAlchemy requires
+        before the session can be used again. A failed statement leaves the
+        transaction as plain SQLAlchemy leaves it: still open on SQLite;
+        aborted on PostgreSQL, where the next magic rolls it back and says so.
+        ``before`` is the pending set as the operation started, since a
+        failed flush has already moved its objects out of it.
         """
-        force = getattr(exc, "orig", None) is not None
-        outcome = self.workspace().recover(force=force, before=before)
+        workspace = self.workspace()
         message = f"{title}: {describe_error(exc)}"
-        if outcome:
+        if workspace.session_failed():
+            outcome = workspace.recover(before=before)
             message += f" — rolled back: {outcome}; committed rows are unchanged"
             reported.notes.append(f"rolled back: {outcome}")
+        elif workspace.transaction_aborted():
+            note = "the transaction is aborted; the next magic rolls it back"
+            message += f" — {note}"
+            reported.notes.append(note)
         return self.fail(message, exc)
 
     def show(self, report: CellReport, table_names: Iterable[str] = (), sql: bool = True) -> None:
@@ -148,6 +159,7 @@ class Reporter:
         report.tables = [attach(self.read(table), table, states, limit) for table in shown]
         report.show_sql = sql and self.settings().echo
         report.nplusone_threshold = self.settings().nplusone_threshold
+        report.maxchars = self.settings().maxchars
         pending = self.workspace().pending_summary()
         if pending:
             report.notes.append(f"session: {pending}")

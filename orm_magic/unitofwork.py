@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstanceState, Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import UnmappedColumnError
 
-from .workspace import TableData
+from .data import TableData
 
 #: Session states as shown in the ``state`` column.
 NEW, MODIFIED, DELETED = "new", "modified", "deleted"

@@ -7,44 +7,22 @@ display what it returns.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, event, func, inspect, literal, select
+from sqlalchemy import Table, event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.exc import UnmappedClassError
 
-from .capture import DISPLAY_OPTION, Capture, StatementRecorder, tag_relationship_load
+from . import reading
+from .capture import Capture, StatementRecorder, tag_relationship_load
+from .data import Pending, TableData
+from .dbapi import PQTRANS_INERROR, transaction_status
 from .engine import new_base, open_engine
 from .errors import WorkspaceError, first_line
 from .instances import explain_state, instance_label
 from .urls import mask_secrets, safe_url
-
-
-@dataclass
-class TableData:
-    """The first rows of a table, as read for display."""
-
-    name: str
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-    #: rows in the table, counted up to ``count_limit``; None when there are more
-    total: int | None
-    count_limit: int
-    error: str | None = None
-    #: the session's unflushed changes to this table (unitofwork.SessionView), if any
-    session: Any = None
-
-
-@dataclass(frozen=True)
-class Pending:
-    """The session's pending objects at one moment: a count and a few kinds."""
-
-    count: int
-    kinds: tuple[str, ...]
 
 
 class Workspace:
@@ -128,11 +106,7 @@ class Workspace:
         dbapi_connection = conn.connection.dbapi_connection
         if dbapi_connection is None:  # the pool detached it: no transaction to ask about
             return False
-        status = getattr(getattr(dbapi_connection, "info", None), "transaction_status", None)
-        if status is None and hasattr(dbapi_connection, "get_transaction_status"):
-            status = dbapi_connection.get_transaction_status()  # psycopg2
-        # libpq's PQTRANS_INERROR, as psycopg 3 and psycopg2 both report it
-        return status is not None and int(status) == 3
+        return transaction_status(dbapi_connection) == PQTRANS_INERROR
 
     def take_reconnects(self) -> int:
         """How many connections were lost and replaced since the last call."""
@@ -223,14 +197,20 @@ class Workspace:
             parts.append("rows flushed but not committed undone")
         return "; ".join(parts)
 
+    def session_failed(self) -> bool:
+        """True when the session's transaction failed (a flush) and awaits a rollback."""
+        transaction = self.session.get_transaction()
+        return transaction is not None and not transaction.is_active
+
     def recover(self, force: bool = False, before: Pending | None = None) -> str:
         """Roll back a session whose transaction failed (or any, with ``force``).
 
-        Returns what was discarded, in words; "" when there was nothing to do.
+        Failed means what plain SQLAlchemy would also have to roll back: a
+        failed flush, or a PostgreSQL transaction aborted by a failed
+        statement. Returns what was discarded, in words; "" when there was
+        nothing to do.
         """
-        transaction = self.session.get_transaction()
-        failed = transaction is not None and not transaction.is_active
-        failed = failed or self.transaction_aborted()  # PostgreSQL, after plain code failed
+        failed = self.session_failed() or self.transaction_aborted()
         if not (failed or force):
             return ""
         lost = self.unsaved(before)
@@ -322,59 +302,8 @@ class Workspace:
         return list(groups.values())
 
     # -- reading for display ----------------------------------------------
-    @contextmanager
-    def display_connection(self) -> Iterator[Connection]:
-        """A connection for display queries that changes nothing.
-
-        Inside a transaction, the session's own connection: a second one would
-        not see flushed rows, and on the single in-memory connection its
-        rollback would discard them. Outside one, a short-lived connection,
-        so that no transaction is left open between cells.
-        """
-        conn = self._session_connection
-        if conn is not None and not conn.closed and not conn.invalidated:
-            if conn.dialect.name == "sqlite":
-                yield conn
-                return
-            # On a server a failed read aborts the whole transaction (PostgreSQL
-            # refuses everything after it): read inside a savepoint of our own,
-            # marked like every display statement, and undo it on failure.
-            marked = {DISPLAY_OPTION: True}
-            conn.exec_driver_sql("SAVEPOINT orm_magic_display", execution_options=marked)
-            try:
-                yield conn
-            except BaseException:
-                conn.exec_driver_sql(
-                    "ROLLBACK TO SAVEPOINT orm_magic_display", execution_options=marked
-                )
-                raise
-            conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_display", execution_options=marked)
-            return
-        # A private connection: its statements are marked, and its BEGIN and
-        # ROLLBACK are not recorded.
-        with self.recorder.muted(), self.engine.connect() as conn:
-            conn.execution_options(**{DISPLAY_OPTION: True})
-            yield conn
-
     def read_table(self, table: Table, limit: int, count_limit: int = 10_000) -> TableData:
-        """The first ``limit`` rows of ``table`` and its row count, bounded.
-
-        Both queries carry LIMIT: a table of a million rows costs what one of
-        ten does. The count stops at ``count_limit``.
-        """
-        columns = [column.name for column in table.columns]
-        order = list(table.primary_key.columns)
-        rows_stmt = select(table).order_by(*order).limit(limit)
-        capped = select(literal(1)).select_from(table).limit(count_limit + 1).subquery()
-        count_stmt = select(func.count()).select_from(capped)
-        options = {DISPLAY_OPTION: True}
-        try:
-            with self.display_connection() as conn:
-                rows = [tuple(r) for r in conn.execute(rows_stmt.execution_options(**options))]
-                total = conn.execute(count_stmt.execution_options(**options)).scalar_one()
-        except Exception as exc:  # a display must never break the cell
-            message = mask_secrets(first_line(exc))
-            return TableData(table.fullname, columns, [], 0, count_limit, error=message)
-        return TableData(
-            table.fullname, columns, rows, total if total <= count_limit else None, count_limit
+        """The first ``limit`` rows of ``table`` and its row count, read as a guest."""
+        return reading.read_table(
+            self.engine, self.recorder, self._session_connection, table, limit, count_limit
         )

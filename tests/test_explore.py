@@ -167,28 +167,75 @@ def test_orm_session_after_commit_has_no_transaction(lib):
 
 
 # -- %orm_query ---------------------------------------------------------------------
-def test_orm_query_select_returns_objects_with_limit(lib):
+def test_orm_query_runs_the_statement_as_written_and_returns_every_object(lib):
+    # 17 authors match: all 17 come back, as session.scalars(stmt).all() gives them
     out = run(lib, "%orm_query select(Author).where(Author.id > 3)")
     value = out.result.result
-    assert len(value) == 10 and all(type(v).__name__ == "Author" for v in value)
-    assert "LIMIT" in out.text and "WHERE authors.id >" in out.text
-    assert "10 rows (LIMIT 10: there may be more" in out.text
+    assert len(value) == 17 and all(type(v).__name__ == "Author" for v in value)
+    assert "WHERE authors.id >" in out.text and "LIMIT" not in out.text
+    assert "first 10 of 17 rows; --limit N shows more" in out.text
     assert re.search(r"4\s+a3", out.text)
     assert lib.user_ns["Out"][out.result.execution_count] is value
 
 
-def test_orm_query_keeps_a_users_own_limit(lib):
+def test_orm_query_sql_is_the_users_own_statement(lib):
+    run(lib, "stmt = select(Author).where(Author.id > 3)")
+    expected = str(lib.user_ns["stmt"].compile(lib.user_ns["engine"]))
+    run(lib, "%orm_query stmt")
+    assert log_sql(lib)[-1] == expected.strip()
+
+
+def test_orm_query_keeps_a_users_own_limit_offset_and_fetch(lib):
     out = run(lib, "%orm_query select(Author).order_by(Author.id).limit(3)")
     assert [a.id for a in out.result.result] == [1, 2, 3]
-    assert "3 rows" in out.text and "there may be more" not in out.text
+    assert "3 rows" in out.text and "LIMIT" in out.text
+    out = run(lib, "%orm_query select(Author).order_by(Author.id).offset(5).limit(2)")
+    assert [a.id for a in out.result.result] == [6, 7]
+    if lib.user_ns["engine"].dialect.name == "postgresql":  # SQLite has no FETCH FIRST
+        out = run(lib, "%orm_query select(Author).order_by(Author.id).fetch(4)")
+        assert [a.id for a in out.result.result] == [1, 2, 3, 4]
+        assert "FETCH FIRST" in out.text and "LIMIT" not in out.text
 
 
-def test_orm_query_limit_option_at_either_end(lib):
+def test_orm_query_limit_option_changes_only_the_display(lib):
     out = run(lib, "%orm_query --limit 3 select(Author).order_by(Author.id)")
-    assert [a.id for a in out.result.result] == [1, 2, 3]
-    assert "LIMIT 3: there may be more; pass --limit N" in out.text
+    assert len(out.result.result) == 20
+    assert "first 3 of 20 rows" in out.text and "LIMIT" not in out.text
     out = run(lib, "%orm_query select(Author).where(Author.id > 3) --limit 12")
-    assert len(out.result.result) == 12 and "LIMIT" in out.text
+    assert len(out.result.result) == 17 and "first 12 of 17 rows" in out.text
+
+
+def test_orm_query_joinedload_of_a_collection_is_uniqued(lib):
+    run(lib, "from sqlalchemy.orm import joinedload")
+    out = run(
+        lib, "%orm_query select(Author).options(joinedload(Author.books)).order_by(Author.id)"
+    )
+    assert [a.id for a in out.result.result] == list(range(1, 21))
+    assert "LEFT OUTER JOIN books" in out.text
+
+
+def test_orm_query_a_plain_join_keeps_its_repeated_rows(lib):
+    # unique() only where SQLAlchemy demands it: a join repeats rows, as .all() does
+    run(lib, "%orm_add Book(title='second', author=session.get(Author, 1)) --flush")
+    out = run(lib, "%orm_query select(Author).join(Author.books).order_by(Author.id)")
+    assert [a.id for a in out.result.result][:3] == [1, 1, 2]
+
+
+def test_orm_query_unlabeled_columns_display(lib):
+    run(lib, "from sqlalchemy import func")
+    out = run(lib, "%orm_query session.query(func.count(Author.id))")
+    assert out.result.result == [(20,)]
+    assert re.search(r"count\s+20", out.text)
+    out = run(lib, "%orm_query select(func.count(), func.max(Author.id))")
+    assert out.result.result == [(20, 20)]
+
+
+def test_orm_query_refuses_more_than_maxitems_rows(lib):
+    run(lib, "%config OrmMagic.maxitems = 5")
+    out = run(lib, "%orm_query select(Author)", ok=False)
+    assert "more than 5 rows" in str(out.result.error_in_exec)
+    out = run(lib, "%orm_query select(Author).limit(5)")
+    assert len(out.result.result) == 5
 
 
 def test_orm_query_limit_must_be_positive(lib):
@@ -199,7 +246,7 @@ def test_orm_query_limit_must_be_positive(lib):
 def test_orm_query_legacy_query_with_rows(lib):
     out = run(lib, "%orm_query session.query(Author.name, Book).join(Author.books)")
     rows = out.result.result
-    assert len(rows) == 10 and rows[0][0] == "a0"
+    assert len(rows) == 20 and rows[0][0] == "a0"
     assert "Book(id=1)" in out.text
     assert "JOIN books" in out.html_text
 

@@ -1,0 +1,135 @@
+"""Reading a table for display, as a guest of whatever transaction is open.
+
+A display never begins, commits, rolls back or resets a transaction that it
+did not begin itself, on any connection and whoever opened it:
+
+- inside the workspace session's transaction it reads through the session's
+  own connection, so that flushed rows show; on a server, inside a savepoint
+  of its own, so that a failed read cannot abort the session's transaction;
+- otherwise it reads on a connection of its own, opened inside
+  :meth:`StatementRecorder.muted`. On a DBAPI connection that is shared with
+  someone else's open transaction (the in-memory database's one connection,
+  under a user's own ``Session(engine)`` or ``engine.connect()``) that
+  connection begins nothing and ends nothing: it reads inside the other
+  transaction and leaves it as it was.
+
+Nothing read here is logged: every statement carries :data:`DISPLAY_OPTION`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Table, func, literal, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from .capture import DISPLAY_OPTION, StatementRecorder
+from .data import TableData
+from .dbapi import PQTRANS_INERROR, transaction_status
+from .errors import first_line
+from .urls import mask_secrets
+
+_MARKED = {DISPLAY_OPTION: True}
+
+
+def usable(conn: Connection | None) -> bool:
+    """True when ``conn`` can run a read inside its open transaction as it stands."""
+    if conn is None or conn.closed or conn.invalidated:
+        return False
+    transaction = conn.get_transaction()
+    if transaction is None or not transaction.is_active:
+        return False  # a failed flush ended it in the database already
+    status = transaction_status(conn.connection.dbapi_connection)
+    return status != PQTRANS_INERROR  # PostgreSQL refuses every statement until a rollback
+
+
+def _failure(conn: Connection) -> str:
+    """Why the session's own connection cannot be read through, in words."""
+    if not (conn.closed or conn.invalidated):
+        if transaction_status(conn.connection.dbapi_connection) == PQTRANS_INERROR:
+            return "the session's current transaction is aborted until a rollback"
+    return "the session's transaction failed and awaits a rollback"
+
+
+@contextmanager
+def display_connection(
+    engine: Engine, recorder: StatementRecorder, session_connection: Connection | None
+) -> Iterator[Connection]:
+    """A connection to read through that changes no one's transaction."""
+    conn = session_connection
+    if conn is not None and usable(conn):
+        if conn.dialect.name == "sqlite":
+            yield conn  # a failed SELECT leaves a SQLite transaction as it was
+            return
+        conn.exec_driver_sql("SAVEPOINT orm_magic_display", execution_options=_MARKED)
+        try:
+            yield conn
+        except BaseException:
+            conn.exec_driver_sql(
+                "ROLLBACK TO SAVEPOINT orm_magic_display", execution_options=_MARKED
+            )
+            raise
+        conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_display", execution_options=_MARKED)
+        return
+    with recorder.muted(), engine.connect() as own:
+        own.execution_options(**_MARKED)
+        yield own
+
+
+def count_rows(conn: Connection, table: Table, count_limit: int) -> tuple[int | None, bool]:
+    """The table's row count and whether it is an estimate; None: more than ``count_limit``.
+
+    SQLite counts a table from its b-tree pages (a million rows in well under
+    a millisecond), so its count is exact. Elsewhere ``count(*)`` reads every
+    row: it stops at ``count_limit``, and above that PostgreSQL's planner
+    estimate (``pg_class.reltuples``) stands in, marked as an estimate.
+    """
+    if conn.dialect.name == "sqlite":
+        exact = select(func.count()).select_from(table)
+        return conn.execute(exact, execution_options=_MARKED).scalar_one(), False
+    capped = select(literal(1)).select_from(table).limit(count_limit + 1).subquery()
+    total = conn.execute(
+        select(func.count()).select_from(capped), execution_options=_MARKED
+    ).scalar_one()
+    if total <= count_limit:
+        return total, False
+    if conn.dialect.name == "postgresql":
+        estimate = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
+            {"name": table.fullname},
+            execution_options=_MARKED,
+        ).scalar()
+        # -1 (or 0) until the table was first vacuumed or analyzed: no estimate
+        if estimate is not None and estimate > count_limit:
+            return int(estimate), True
+    return None, False
+
+
+def read_table(
+    engine: Engine,
+    recorder: StatementRecorder,
+    session_connection: Connection | None,
+    table: Table,
+    limit: int,
+    count_limit: int = 10_000,
+) -> TableData:
+    """The first ``limit`` rows of ``table`` and its row count, read as a guest.
+
+    A failed read becomes the table's ``error``: a display never breaks a cell.
+    """
+    columns = [column.name for column in table.columns]
+    rows_stmt = select(table).order_by(*table.primary_key.columns).limit(limit)
+    note = None
+    if session_connection is not None and not usable(session_connection):
+        note = "committed rows only: " + _failure(session_connection)
+    try:
+        with display_connection(engine, recorder, session_connection) as conn:
+            rows = [tuple(r) for r in conn.execute(rows_stmt, execution_options=_MARKED)]
+            total, estimated = count_rows(conn, table, count_limit)
+    except Exception as exc:
+        message = mask_secrets(first_line(exc))
+        return TableData(table.fullname, columns, [], 0, count_limit, error=message)
+    return TableData(
+        table.fullname, columns, rows, total, count_limit, estimated=estimated, note=note
+    )
