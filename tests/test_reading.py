@@ -1,0 +1,155 @@
+"""Display reads are guests: they never begin, end or reset a transaction not their own.
+
+Core tests, without a shell: a Workspace, a model, and a user's own
+``Session(engine)`` / ``engine.connect()`` / ``engine.begin()`` holding a
+transaction while the workspace reads a table for display. After the read,
+the user's transaction must be exactly as open as before, and rolling it
+back must undo exactly what plain SQLAlchemy would undo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Integer, String, insert, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from orm_magic.dbapi import in_transaction
+from orm_magic.workspace import Workspace
+
+
+@pytest.fixture(params=["memory", "file", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "memory":
+        return "sqlite://"
+    if request.param == "file":
+        return f"sqlite:///{tmp_path / 'guest.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def ws(url: str) -> Iterator[Workspace]:
+    workspace = Workspace(url)
+
+    class Item(workspace.Base):
+        __tablename__ = "items"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+        name: Mapped[str] = mapped_column(String(20))
+
+    workspace.register([Item])
+    workspace.create_tables([Item])
+    with Session(workspace.engine) as s, s.begin():
+        s.add_all([Item(id=i, name=f"n{i}") for i in (1, 2, 3)])
+    yield workspace
+    workspace.close()
+
+
+def items(ws: Workspace) -> type:
+    return ws.models["Item"]
+
+
+def committed_ids(ws: Workspace) -> list[int]:
+    """The committed rows, read on a fresh connection once no one holds a transaction."""
+    with ws.engine.connect() as conn:
+        return list(conn.scalars(text("SELECT id FROM items ORDER BY id")))
+
+
+def read(ws: Workspace):
+    return ws.read_table(ws.tables()["items"], limit=10)
+
+
+def test_read_inside_a_users_session_keeps_its_transaction(ws):
+    Item = items(ws)
+    user = Session(ws.engine)
+    user.delete(user.get(Item, 1))
+    user.flush()
+    data = read(ws)
+    assert data.error is None
+    assert user.in_transaction() and user.connection().in_transaction()
+    assert in_transaction(user.connection().connection.dbapi_connection)
+    user.rollback()  # plain SQLAlchemy: the DELETE is undone
+    user.close()
+    assert committed_ids(ws) == [1, 2, 3]
+
+
+def test_read_inside_session_begin_context(ws):
+    Item = items(ws)
+    with Session(ws.engine) as user, user.begin():
+        user.add(Item(id=9, name="nine"))
+        user.flush()
+        read(ws)
+        user.add(Item(id=10, name="ten"))
+    assert committed_ids(ws) == [1, 2, 3, 9, 10]
+
+
+def test_read_inside_engine_connect_and_begin(ws):
+    with ws.engine.connect() as conn:
+        conn.execute(text("DELETE FROM items WHERE id = 2"))
+        read(ws)
+        assert conn.in_transaction()
+        conn.rollback()
+    assert committed_ids(ws) == [1, 2, 3]
+    with ws.engine.begin() as conn:
+        conn.execute(text("DELETE FROM items WHERE id = 3"))
+        read(ws)
+    assert committed_ids(ws) == [1, 2]
+
+
+def test_read_inside_a_savepoint(ws):
+    Item = items(ws)
+    user = Session(ws.engine)
+    user.add(Item(id=5, name="five"))
+    savepoint = user.begin_nested()
+    user.add(Item(id=6, name="six"))
+    user.flush()
+    read(ws)
+    assert savepoint.is_active
+    savepoint.rollback()
+    user.commit()
+    user.close()
+    assert committed_ids(ws) == [1, 2, 3, 5]
+
+
+def test_read_on_the_one_memory_connection_sees_the_open_transaction(url, ws):
+    if url != "sqlite://":
+        pytest.skip("only the in-memory database shares one connection")
+    with ws.engine.connect() as conn:
+        conn.execute(text("DELETE FROM items WHERE id = 1"))
+        data = read(ws)  # inside the other's transaction: it reads what that one sees
+        assert [row[0] for row in data.rows] == [2, 3]
+        conn.rollback()
+    assert committed_ids(ws) == [1, 2, 3]
+
+
+def test_a_users_second_connection_works_inside_the_workspace_transaction(ws):
+    # the pysqlite BEGIN fix must not fail a second Connection on the shared connection
+    Item = items(ws)
+    ws.session.add(Item(id=7, name="seven"))
+    ws.flush()
+    with ws.engine.connect() as conn:
+        assert conn.execute(select(Item.id).where(Item.id == 1)).scalar() == 1
+
+
+def test_read_logs_nothing(ws):
+    before = len(ws.recorder.log)
+    with ws.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        read(ws)
+    statements = [s.sql for s in ws.recorder.log[before:]]
+    assert statements == ["BEGIN (implicit)", "SELECT 1", "ROLLBACK"]
+
+
+def test_count_is_exact_on_sqlite_and_estimated_above_the_limit_on_postgresql(ws):
+    Item = items(ws)
+    with ws.engine.begin() as conn:
+        conn.execute(insert(Item), [{"id": i, "name": "x"} for i in range(100, 400)])
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE items"))
+    data = ws.read_table(ws.tables()["items"], limit=5, count_limit=100)
+    if ws.engine.dialect.name == "sqlite":
+        assert (data.total, data.estimated) == (303, False)
+    else:
+        assert data.estimated and data.total == 303  # ANALYZE counted every row
+    small = ws.read_table(ws.tables()["items"], limit=5, count_limit=10_000)
+    assert (small.total, small.estimated) == (303, False)
