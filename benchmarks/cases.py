@@ -10,6 +10,8 @@ not listen to, so it is the same work "without the extension".
 from __future__ import annotations
 
 import importlib.util
+import io
+import logging
 import os
 from typing import Any
 
@@ -66,7 +68,9 @@ def plain_models(sizes: list[int]) -> dict[int, type]:
     return models
 
 
-#: The plain notebook cell for "add one row": the work orm_magic does, by hand.
+#: The plain notebook cell for "add one row": what a user sees without orm_magic,
+#: by hand: the SQL as ``echo=True`` prints it (the plain engine echoes), the
+#: first rows as a DataFrame and the row count.
 PLAIN_ADD_CELL = """\
 plain_session.add(plain_obj)
 plain_session.flush()
@@ -92,6 +96,15 @@ class Bench:
         self.engine = create_engine("sqlite://", poolclass=StaticPool)
         self.models = plain_models(sizes)
         PlainBase.metadata.create_all(self.engine)
+        # echo=True's own handler and format, writing to a stream that is
+        # emptied between rounds, as a notebook's output area takes it
+        # (add_one turns echo on; the bulk case compares with add_all + flush alone)
+        self.echoed = io.StringIO()
+        self.engine.echo = True
+        for handler in logging.getLogger("sqlalchemy.engine.Engine").handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(self.echoed)
+        self.engine.echo = False
         self.session = Session(self.engine)
         for size in sizes:
             for engine in (self.workspace.engine, self.engine):
@@ -124,12 +137,15 @@ class Bench:
         self.shell.user_ns["session"].rollback()
         self.session.rollback()
         self.clear()
+        self.echoed.seek(0)
+        self.echoed.truncate()
 
     # -- cases -------------------------------------------------------------------
     def add_one(self, rounds: int) -> list[Result]:
         """%orm_add obj --flush, rendered, against the plain cell; every size interleaved."""
         ns = self.shell.user_ns
         samples: dict[int, tuple[list[float], list[float]]] = {}
+        self.engine.echo = True
         for size in self.sizes:
             orm_cls, plain_cls = self.orm_model(size), self.models[size]
 
@@ -151,6 +167,8 @@ class Bench:
                 bundles = self.clear()
                 if not any("text/html" in bundle for bundle in bundles):
                     raise RuntimeError("the plain cell rendered no HTML")
+                if "INSERT INTO" not in self.echoed.getvalue():
+                    raise RuntimeError("the plain engine echoed no SQL")
                 self.rollback()
 
             samples[size] = interleaved(
@@ -162,6 +180,7 @@ class Bench:
                 check_a,
                 check_b,
             )
+        self.engine.echo = False
         results = [
             Result(
                 f"add one row, {size:,} rows",

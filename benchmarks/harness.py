@@ -25,6 +25,20 @@ class Result:
     samples: dict[str, list[float]] = field(default_factory=dict)
 
     @property
+    def spread(self) -> tuple[float, float] | None:
+        """The quartiles of the per-round ratios (round i of A over round i of B).
+
+        The rounds are interleaved, so each pair ran on the machine as it was
+        at that moment: their ratios vary far less than either side's times.
+        """
+        a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
+        if not a or not b or len(a) != len(b) or len(a) < 4:
+            return None
+        ratios = sorted(x / y for x, y in zip(a, b) if y)
+        q1, _, q3 = statistics.quantiles(ratios, n=4)
+        return q1, q3
+
+    @property
     def ratio(self) -> float | None:
         if self.orm_magic is None or not self.baseline:
             return None
@@ -47,7 +61,7 @@ class Result:
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(ratio=self.ratio, figure=self.figure, met=self.met)
+        data.update(ratio=self.ratio, figure=self.figure, met=self.met, spread=self.spread)
         return data
 
 

@@ -87,9 +87,12 @@ def print_row(result: Result) -> None:
     else:
         figure = "-" if result.figure is None else f"{result.figure:.3f}"
         target = "-" if result.target is None else f"<= {result.target:.2f}"
+    spread = result.spread if result.kind != "difference" else None
+    quartiles = f"{spread[0]:.2f}–{spread[1]:.2f}" if spread else "-"
     print(
         f"{result.case:<48} {fmt(result.orm_magic, result.unit):>11} "
-        f"{fmt(result.baseline, result.unit):>11} {figure:>9} {target:>11}  {verdict(result)}"
+        f"{fmt(result.baseline, result.unit):>11} {figure:>9} {quartiles:>11} {target:>11}  "
+        f"{verdict(result)}"
         + (f"  ({result.note})" if result.note and result.kind == "info" else ""),
         flush=True,
     )
@@ -115,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine() | versions() | {"quick": args.quick, "clock": args.clock}
     print(" · ".join(f"{k} {v}" for k, v in info.items()))
-    header = f"{'case':<48} {'orm_magic':>11} {'baseline':>11} {'ratio':>9} {'target':>11}"
+    header = (
+        f"{'case':<48} {'orm_magic':>11} {'baseline':>11} {'ratio':>9} {'quartiles':>11} "
+        f"{'target':>11}"
+    )
     print(header)
     print("-" * len(header))
     results: list[Result] = []
