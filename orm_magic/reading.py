@@ -46,9 +46,9 @@ def usable(conn: Connection | None) -> bool:
 
 def _failure(conn: Connection) -> str:
     """Why the session's own connection cannot be read through, in words."""
-    if not (conn.closed or conn.invalidated):
-        if transaction_status(conn.connection.dbapi_connection) == PQTRANS_INERROR:
-            return "the session's current transaction is aborted until a rollback"
+    alive = not (conn.closed or conn.invalidated)
+    if alive and transaction_status(conn.connection.dbapi_connection) == PQTRANS_INERROR:
+        return "the session's current transaction is aborted until a rollback"
     return "the session's transaction failed and awaits a rollback"
 
 

@@ -9,8 +9,10 @@ escape too).
 from __future__ import annotations
 
 import datetime
+import decimal
 import functools
 import html
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +22,17 @@ from .unitofwork import DELETED, MODIFIED, NEW, Change
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .workspace import TableData
+    from .data import TableData
 
 #: Longest statement text shown; the rest is counted.
 SQL_CHARS = 2000
 #: Longest rendering of one statement's parameters.
 PARAMETER_CHARS = 500
+
+#: Characters of one value shown, unless ``OrmMagic.maxchars`` says otherwise.
+DEFAULT_MAXCHARS = 200
+#: Values shown as they are: their text is short.
+_PLAIN = (int, float, decimal.Decimal, datetime.date, datetime.time, datetime.timedelta, uuid.UUID)
 
 #: Classes that MathJax 2 and 3 skip, so that ``$x$`` in a value stays text.
 NO_MATH = "tex2jax_ignore mathjax_ignore"
@@ -111,12 +118,12 @@ def statement_text(statement: Statement) -> str:
     return "\n".join(lines)
 
 
-def table_frame(data: TableData) -> pd.DataFrame:
-    """The rows of ``data`` as a DataFrame, built from the fetched rows."""
+def table_frame(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> pd.DataFrame:
+    """The rows of ``data`` as a DataFrame, built from the fetched rows, values bounded."""
     import pandas as pd
 
     # object columns: an integer column with a NULL stays integers, not floats
-    rows = [tuple("NULL" if v is None else v for v in row) for row in data.rows]
+    rows = [tuple("NULL" if v is None else bounded(v, maxchars) for v in row) for row in data.rows]
     return pd.DataFrame(rows, columns=data.columns, dtype=object)
 
 
@@ -124,15 +131,30 @@ def row_count_text(data: TableData) -> str:
     if data.error is not None:
         return f"could not be read: {data.error}"
     total = f"{data.total:,}" if data.total is not None else f"more than {data.count_limit:,}"
+    if data.estimated and data.total is not None:
+        total = f"≈ {approximate(data.total)}"
     shown = len(data.rows)
     noun = "row" if data.total == 1 else "rows"
     if data.total is not None and shown >= data.total:
         text = f"{total} {noun}"
     else:
         text = f"first {shown:,} of {total} {noun}"
+    if data.estimated:
+        text += " (the planner's estimate)"
     if data.session is not None:
         text += f" · {session_counts_text(data)}"
+    if data.note:
+        text += f" · {data.note}"
     return text
+
+
+def approximate(number: int) -> str:
+    """``1.2M``, ``35k``: a number as an estimate reads, two significant digits."""
+    for size, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if number >= size:
+            value = f"{number / size:.2g}" if number < 100 * size else f"{number // size:,}"
+            return value + suffix
+    return f"{number:,}"
 
 
 def session_counts_text(data: TableData) -> str:
@@ -145,11 +167,29 @@ def session_counts_text(data: TableData) -> str:
     return text
 
 
-def cell_text(value: Any) -> str:
+def bounded(value: Any, maxchars: int = DEFAULT_MAXCHARS) -> Any:
+    """A value as a table shows it: binary by its size, text past ``maxchars``
+    cut with ``…`` and its full length; numbers and dates as they are."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        size = value.nbytes if isinstance(value, memoryview) else len(value)
+        return f"<bytes: {size:,}>"
+    if value is None or isinstance(value, _PLAIN):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= maxchars:
+        return value
+    return f"{text[:maxchars]}… ({len(text):,} characters)"
+
+
+def _cells(row: Any, maxchars: int) -> tuple[Any, ...]:
+    return tuple(bounded(value, maxchars) for value in row)
+
+
+def cell_text(value: Any, maxchars: int = DEFAULT_MAXCHARS) -> str:
     """One value of a session-marked table as text; a change reads ``old → new``."""
     if isinstance(value, Change):
-        return f"{cell_text(value.old)} → {cell_text(value.new)}"
-    return "NULL" if value is None else str(value)
+        return f"{cell_text(value.old, maxchars)} → {cell_text(value.new, maxchars)}"
+    return "NULL" if value is None else str(bounded(value, maxchars))
 
 
 def session_records(data: TableData) -> list[tuple[str, tuple[Any, ...]]]:
@@ -173,22 +213,22 @@ _ROW_STYLE = {
 _CHANGE_STYLE = "background:rgba(210,153,34,.25)"
 
 
-def _session_cell_html(value: Any, state: str) -> str:
+def _session_cell_html(value: Any, state: str, maxchars: int) -> str:
     if isinstance(value, Change):
         return (
-            f'<td style="{_CHANGE_STYLE}"><s>{html.escape(cell_text(value.old))}</s> → '
-            f"<b>{html.escape(cell_text(value.new))}</b></td>"
+            f'<td style="{_CHANGE_STYLE}"><s>{html.escape(cell_text(value.old, maxchars))}</s> → '
+            f"<b>{html.escape(cell_text(value.new, maxchars))}</b></td>"
         )
-    text = html.escape(cell_text(value))
+    text = html.escape(cell_text(value, maxchars))
     return f"<td><s>{text}</s></td>" if state == DELETED else f"<td>{text}</td>"
 
 
-def session_table_html(data: TableData) -> str:
+def session_table_html(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> str:
     """The rows of a table the session has changes to, with a ``state`` column."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["state", *data.columns])
     body = []
     for state, values in session_records(data):
-        cells = "".join(_session_cell_html(v, state) for v in values)
+        cells = "".join(_session_cell_html(v, state, maxchars) for v in values)
         label = f"<td><i>{html.escape(state)}</i></td>" if state else "<td></td>"
         body.append(f'<tr style="{_ROW_STYLE.get(state, "")}">{label}{cells}</tr>')
     return (
@@ -197,22 +237,25 @@ def session_table_html(data: TableData) -> str:
     )
 
 
-def session_frame(data: TableData) -> pd.DataFrame:
+def session_frame(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> pd.DataFrame:
     """The rows of ``data`` with a leading ``state`` column, changes as ``old → new``."""
     import pandas as pd
 
-    records = [
-        (state, *(cell_text(v) if isinstance(v, Change) or v is None else v for v in values))
-        for state, values in session_records(data)
-    ]
+    def shown(value: Any) -> Any:
+        if isinstance(value, Change) or value is None:
+            return cell_text(value, maxchars)
+        return bounded(value, maxchars)
+
+    records = [(state, *(shown(v) for v in values)) for state, values in session_records(data)]
     return pd.DataFrame(records, columns=["state", *data.columns], dtype=object)
 
 
-def table_html(data: TableData) -> str:
+def table_html(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> str:
     if data.session is not None:
-        body = session_table_html(data)
+        body = session_table_html(data, maxchars)
     else:
-        body = table_frame(data).to_html(index=False, escape=True, border=0, na_rep="NULL")
+        frame = table_frame(data, maxchars)
+        body = frame.to_html(index=False, escape=True, border=0, na_rep="NULL")
     return (
         f'<div style="margin:.4em 0 .2em 0"><b>{html.escape(data.name)}</b> '
         f'<span style="opacity:.7">· {html.escape(row_count_text(data))}</span></div>'
@@ -220,9 +263,12 @@ def table_html(data: TableData) -> str:
     )
 
 
-def table_text(data: TableData) -> str:
+def table_text(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> str:
     header = f"-- {data.name}: {row_count_text(data)}"
-    frame = session_frame(data) if data.session is not None else table_frame(data)
+    if data.session is not None:
+        frame = session_frame(data, maxchars)
+    else:
+        frame = table_frame(data, maxchars)
     if frame.empty:
         columns = ", ".join(data.columns)
         return f"{header}\n   ({columns})"
@@ -240,27 +286,29 @@ class Frame:
     note: str = ""  # e.g. "first 10 of 25"
 
 
-def frame_html(frame: Frame) -> str:
-    """``frame`` as an escaped HTML table under its caption."""
+def frame_html(frame: Frame, maxchars: int = DEFAULT_MAXCHARS) -> str:
+    """``frame`` as an escaped HTML table under its caption, values bounded."""
     import pandas as pd
 
     note = f' <span style="opacity:.7">· {html.escape(frame.note)}</span>' if frame.note else ""
     head = f'<div style="margin:.4em 0 .2em 0"><b>{html.escape(frame.caption)}</b>{note}</div>'
     if not frame.rows:
         return head
-    table = pd.DataFrame.from_records(frame.rows, columns=frame.columns)
+    rows = [_cells(row, maxchars) for row in frame.rows]
+    table = pd.DataFrame.from_records(rows, columns=frame.columns)
     body = table.to_html(index=False, escape=True, border=0, na_rep="NULL")
     return f'{head}<div style="overflow-x:auto">{body}</div>'
 
 
-def frame_text(frame: Frame) -> str:
-    """``frame`` as text under a ``-- caption`` line."""
+def frame_text(frame: Frame, maxchars: int = DEFAULT_MAXCHARS) -> str:
+    """``frame`` as text under a ``-- caption`` line, values bounded."""
     import pandas as pd
 
     header = f"-- {frame.caption}" + (f": {frame.note}" if frame.note else "")
     if not frame.rows:
         return header
-    table = pd.DataFrame.from_records(frame.rows, columns=frame.columns)
+    rows = [_cells(row, maxchars) for row in frame.rows]
+    table = pd.DataFrame.from_records(rows, columns=frame.columns)
     body = table.to_string(index=False, na_rep="NULL")
     return f"{header}\n" + "\n".join("   " + line for line in body.splitlines())
 

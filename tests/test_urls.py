@@ -1,0 +1,121 @@
+"""No part of a password in any output, for any URL a user can type, well-formed or not."""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from orm_magic.urls import SECRET_KEYS, safe_url, url_problem
+
+from .helpers import run
+
+#: Secrets alternate these letters, which no output holds, with any character:
+#: every 4 characters of a secret hold 2 of them, so a match is a leak.
+LETTERS = "QXZJKVW"
+SPECIALS = "@:/%?#[]&!$ '\"*"
+
+SHAPES = [
+    "{scheme}://ann:{pw}@{host}/shop",  # well-formed, unless the password is not
+    "{scheme}//ann:{pw}@{host}/shop",  # the ':' missing
+    "{scheme}:ann:{pw}@{host}/shop",  # the '//' missing
+    "{scheme}:///ann:{pw}@{host}/shop",  # one '/' too many
+    "{scheme}://ann:{pw}@{host}x/shop",  # a port that is no number
+    "{scheme}://ann:{pw}@[{host}/shop",  # an unclosed '['
+    "{scheme}://ann:{pw}@[::1/shop",
+    "{scheme}://ann:{pw}@{host}]/shop",
+    "{scheme}://ann@{host}/shop?{key}={pw}",  # secrets in the query string
+    "{scheme}://ann@{host}/shop?sslmode=disable&{key}={pw}&application_name=x",
+    "{scheme}://ann:{pw}@{host}/shop?connect_timeout=1",
+]
+
+
+@st.composite
+def secrets(draw: st.DrawFn) -> str:
+    pairs = draw(
+        st.lists(
+            st.tuples(st.sampled_from(LETTERS), st.sampled_from(LETTERS + SPECIALS)),
+            min_size=3,
+            max_size=8,
+        )
+    )
+    return "".join(a + b for a, b in pairs)
+
+
+@st.composite
+def urls(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A URL around a secret, and the forms of the secret that must never be shown."""
+    secret = draw(secrets())
+    encoding = draw(st.sampled_from(["raw", "percent", "at-only"]))
+    typed = {
+        "raw": secret,
+        "percent": quote(secret, safe=""),
+        "at-only": secret.replace("@", "%40"),
+    }[encoding]
+    url = draw(st.sampled_from(SHAPES)).format(
+        scheme=draw(st.sampled_from(["postgresql+psycopg", "postgresql", "sqlite", "mysql+nodb"])),
+        pw=typed,
+        host=draw(st.sampled_from(["localhost:1", "127.0.0.1:1", "[::1]:1"])),
+        key=draw(st.sampled_from(sorted(SECRET_KEYS))),
+    )
+    return url, [secret, typed]
+
+
+def leaks(text: str, forms: list[str]) -> list[str]:
+    """Every 4 characters of a secret's forms that ``text`` shows."""
+    return sorted(
+        {
+            form[i : i + 4]
+            for form in forms
+            for i in range(len(form) - 3)
+            if form[i : i + 4] in text
+        }
+    )
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=urls())
+@example(case=("postgresql+psycopg://ann:QXZJKV@localhost:abc/shop", ["QXZJKV"]))
+@example(case=("postgresql+psycopg://ann:QXZJKV@[localhost/shop", ["QXZJKV"]))
+@example(case=("postgresql+psycopg//ann:QXZJKV@localhost/shop", ["QXZJKV"]))
+@example(case=("postgresql+psycopg:///ann:QXZJKV@localhost/shop", ["QXZJKV"]))
+@example(case=("postgresql+psycopg://ann:QXZ@JKVW@localhost/shop", ["QXZ@JKVW"]))
+def test_no_output_shows_any_part_of_the_password(ip, case):
+    url, forms = case
+    out = run(ip, f"%orm_connect {url}", ok=False)
+    error = out.result.error_in_exec or out.result.error_before_exec
+    shown = [out.stdout, out.stderr, out.text, out.html, html.unescape(out.html), str(error)]
+    for line in ("%orm_connect", "%orm_log"):
+        after = run(ip, line)
+        shown += [after.stdout, after.stderr, after.text, after.html, html.unescape(after.html)]
+    found = leaks("\n".join(shown), forms)
+    assert not found, f"{url!r} shows {found}:\n{out.stderr}{out.text}"
+    assert len(str(error).splitlines()) <= 1
+
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("postgresql+psycopg://ann:QXZJKV@localhost:abc/shop", "the port is not a number"),
+        ("postgresql+psycopg://ann:QXZJKV@[localhost/shop", "unmatched '['"),
+        ("postgresql+psycopg//ann:QXZJKV@localhost/shop", "no '://'"),
+        ("postgresql+psycopg:///ann:QXZJKV@localhost/shop", "one '/' too many"),
+        ("postgresql+psycopg://ann:QXZ@JKVW@localhost/shop", "write '@' in a password as %40"),
+    ],
+)
+def test_a_malformed_url_is_refused_before_any_driver_sees_it(url, problem):
+    assert problem in (url_problem(url) or "")
+    assert "QXZ" not in safe_url(url) and "JKV" not in safe_url(url)
+
+
+def test_a_well_formed_url_is_shown_with_its_password_masked():
+    url = "postgresql+psycopg://ann:QX%40ZJ@db:5432/shop?sslmode=require&token=KVWQ"
+    assert url_problem(url) is None
+    assert safe_url(url) == "postgresql+psycopg://ann:***@db:5432/shop?sslmode=require&token=***"
