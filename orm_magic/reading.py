@@ -26,11 +26,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from .capture import DISPLAY_OPTION, StatementRecorder
 from .data import TableData
-from .dbapi import PQTRANS_INERROR, transaction_status
+from .dbapi import PQTRANS_INERROR, in_transaction, transaction_status
 from .errors import first_line
 from .urls import mask_secrets
 
 _MARKED = {DISPLAY_OPTION: True}
+#: How long a display on a server waits for a lock another session holds.
+LOCK_TIMEOUT_MS = 2000
 
 
 def usable(conn: Connection | None) -> bool:
@@ -74,6 +76,10 @@ def display_connection(
         return
     with recorder.muted(), engine.connect() as own:
         own.execution_options(**_MARKED)
+        if own.dialect.name == "postgresql" and not in_transaction(own.connection):
+            # a guest waits for nobody's lock for long: SET LOCAL lasts only as
+            # long as the display's own transaction
+            own.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
         yield own
 
 

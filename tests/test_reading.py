@@ -153,3 +153,15 @@ def test_count_is_exact_on_sqlite_and_estimated_above_the_limit_on_postgresql(ws
         assert data.estimated and data.total == 303  # ANALYZE counted every row
     small = ws.read_table(ws.tables()["items"], limit=5, count_limit=10_000)
     assert (small.total, small.estimated) == (303, False)
+
+
+def test_a_display_does_not_wait_long_for_a_lock_another_session_holds(ws):
+    if ws.engine.dialect.name != "postgresql":
+        pytest.skip("a SQLite reader takes no lock a writer holds")
+    with ws.engine.connect() as other:
+        other.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+        data = read(ws)  # would wait forever without the display's lock_timeout
+        assert data.error is not None and "lock" in data.error
+        assert other.in_transaction()
+        other.rollback()
+    assert read(ws).error is None
