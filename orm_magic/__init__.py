@@ -31,13 +31,18 @@ def load_ipython_extension(shell: Any) -> None:
     """Called by ``%load_ext orm_magic``: create the workspace and register the magics."""
     from .explore_magics import ExploreMagics
     from .magics import OrmMagic
+    from .models import EXECUTING_ATTRIBUTE, ExecutingCell
 
     magics = OrmMagic(shell=shell)
+    # the id of each cell Jupyter runs, so that a re-run model cell replaces itself
+    executing = ExecutingCell()
+    setattr(magics, EXECUTING_ATTRIBUTE, executing)
     shell.register_magics(magics)
     explore = ExploreMagics(shell, magics)
     shell.register_magics(explore)
     explore.install_completion()
     setattr(shell, _EXPLORE_ATTRIBUTE, explore)
+    shell.events.register("pre_run_cell", executing.started)
     shell.events.register("pre_run_cell", magics.reporter.start_cell)
     shell.events.register("post_run_cell", magics.reporter.finish_cell)
     setattr(shell, _ATTRIBUTE, magics)
@@ -46,10 +51,13 @@ def load_ipython_extension(shell: Any) -> None:
 
 def unload_ipython_extension(shell: Any) -> None:
     """Called by ``%unload_ext orm_magic``: undo everything load did."""
+    from .models import EXECUTING_ATTRIBUTE
+
     magics = getattr(shell, _ATTRIBUTE, None)
     if magics is None:
         return
     for name, callback in (
+        ("pre_run_cell", getattr(magics, EXECUTING_ATTRIBUTE).started),
         ("pre_run_cell", magics.reporter.start_cell),
         ("post_run_cell", magics.reporter.finish_cell),
     ):

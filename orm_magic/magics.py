@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import tokenize
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapper
-from traitlets import Bool, Int, Unicode, observe
+from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 
 from . import render
 from .engine import is_memory_url
-from .errors import WorkspaceError, first_line
+from .errors import WorkspaceError
 from .instances import as_instances, check_states
 from .models import ModelRunner
+from .render import DEFAULT_MAXCHARS
 from .report import CellReport
 from .reporting import DisplaySettings, Reporter
 from .urls import safe_url
@@ -31,36 +35,116 @@ if TYPE_CHECKING:
 #: Names the workspace puts into the user namespace.
 NAMESPACE_NAMES = ("Base", "session", "engine")
 
+#: The smallest value each numeric setting accepts (there is no largest).
+MINIMUMS = {
+    "displaylimit": 1,
+    "countlimit": 1,
+    "loglimit": 1,
+    "maxitems": 1,
+    "maxchars": 10,
+    "nplusone_threshold": 0,
+}
+
+
+#: An option word: ``--name``, ``--name=value``, ``-x``, ``-n5``.
+_OPTION = re.compile(r"--?[A-Za-z][\w-]*(?:=.*)?", re.DOTALL)
+#: Tokens that open and close an f-string (Python 3.12+) or a t-string (3.14+).
+_STRING_STARTS = {getattr(tokenize, f"{k}STRING_START", None) for k in "FT"} - {None}
+_STRING_ENDS = {getattr(tokenize, f"{k}STRING_END", None) for k in "FT"} - {None}
+
+
+def _protected_spans(line: str) -> list[tuple[int, int]]:
+    """Where ``line`` is inside a string literal or brackets, as (start, end) offsets.
+
+    Read with Python's own tokenizer. An unclosed bracket or string runs to
+    the end of the line.
+    """
+    starts = [0]  # offset of each physical line, for the tokenizer's (row, col)
+    for part in line.splitlines(keepends=True):
+        starts.append(starts[-1] + len(part))
+
+    def offset(position: tuple[int, int]) -> int:
+        row, col = position
+        return min(starts[max(0, min(row, len(starts)) - 1)] + col, len(line))
+
+    spans: list[tuple[int, int]] = []
+    opened = 0  # where the outermost open bracket or f-string began
+    depth = 0  # brackets and f-strings open
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line).readline):
+            kind, text = token.type, token.string
+            if kind in _STRING_STARTS or (kind == tokenize.OP and text in ("(", "[", "{")):
+                if depth == 0:
+                    opened = offset(token.start)
+                depth += 1
+            elif kind in _STRING_ENDS or (kind == tokenize.OP and text in (")", "]", "}")):
+                depth = max(depth - 1, 0)
+                if depth == 0:
+                    spans.append((opened, offset(token.end)))
+            elif depth == 0 and kind == tokenize.STRING:
+                spans.append((offset(token.start), offset(token.end)))
+            elif depth == 0 and kind == tokenize.ERRORTOKEN and text in ("'", '"'):
+                opened, depth = offset(token.start), 1  # an unterminated string (3.11)
+                break
+    except (tokenize.TokenError, SyntaxError) as exc:
+        # 3.12+ stops at an unterminated string; an open bracket ends in EOF
+        position = exc.args[1] if len(exc.args) > 1 else None
+        if depth == 0 and isinstance(position, tuple) and len(position) >= 2:
+            opened, depth = offset(position[:2]), 1
+    if depth:
+        spans.append((opened, len(line)))
+    return spans
+
+
+def _words(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each word: split at blanks outside strings and brackets."""
+    protected = bytearray(len(line))
+    for begin, end in _protected_spans(line):
+        protected[begin:end] = b"\x01" * (end - begin)
+    words: list[tuple[int, int]] = []
+    start: int | None = None  # of the word being read
+    for index, char in enumerate(line):
+        if char.isspace() and not protected[index]:
+            if start is not None:
+                words.append((start, index))
+            start = None
+        elif start is None:
+            start = index
+    if start is not None:
+        words.append((start, len(line)))
+    return words
+
 
 def split_options(line: str, valued: tuple[str, ...] = ()) -> tuple[list[str], str]:
-    """Split ``--options`` at either end of ``line`` from the expression between.
+    """Split options at either end of ``line`` from the Python expression between.
 
-    An option named in ``valued`` takes the next token as its value
-    (``--limit 5``); ``--limit=5`` is one token.
+    Options are ``--name``, ``--name=value`` and ``-x`` words outside string
+    literals and brackets, as Python's tokenizer reads the line: in
+    ``User(name='a --flush') --flush`` only the last word is an option. An
+    option named in ``valued`` takes the next word as its value (``--limit 5``).
     """
-    tokens = line.split()
-    head: list[str] = []
-    while (
-        tokens and tokens[0].startswith("-") and tokens[0][1:2].isalpha() | (tokens[0][1:2] == "-")
-    ):
-        head.append(tokens.pop(0))
-        if head[-1] in valued and tokens:
-            head.append(tokens.pop(0))
-    tail: list[str] = []
-    while tokens:
-        if tokens[-1].startswith("--"):
-            tail.insert(0, tokens.pop())
-        elif len(tokens) >= 2 and tokens[-2] in valued:
-            tail[:0] = tokens[-2:]
-            del tokens[-2:]
+    words = _words(line)
+    texts = [line[start:end] for start, end in words]
+
+    def is_option(index: int) -> bool:
+        return bool(_OPTION.fullmatch(texts[index]))
+
+    first, last = 0, len(words)  # the expression is words[first:last]
+    while first < last and is_option(first):
+        first += 1
+        if texts[first - 1] in valued and first < last:
+            first += 1
+    while last > first:
+        if is_option(last - 1):
+            last -= 1
+        elif last - 2 >= first and texts[last - 2] in valued and is_option(last - 2):
+            last -= 2
         else:
             break
-    expression = line.strip()
-    for token in head:
-        expression = expression[len(token) :].lstrip()
-    for token in reversed(tail):
-        expression = expression[: -len(token)].rstrip()
-    return head + tail, expression
+    options = texts[:first] + texts[last:]
+    if first >= last:
+        return options, ""
+    return options, line[words[first][0] : words[last - 1][1]]
 
 
 @magics_class
@@ -79,6 +163,10 @@ class OrmMagic(Magics):
     # display on SQLite (benchmarks/run.py, size independence).
     countlimit = Int(10_000, help="Rows counted at most for a table's row count.").tag(config=True)
     maxitems = Int(1_000_000, help="Most objects one magic call accepts.").tag(config=True)
+    maxchars = Int(
+        DEFAULT_MAXCHARS,
+        help="Characters shown of one value; a longer one is cut with … and its length.",
+    ).tag(config=True)
     short_errors = Bool(
         True, help="Show a user's mistake as one line; False shows the full traceback."
     ).tag(config=True)
@@ -88,8 +176,21 @@ class OrmMagic(Magics):
         "(0 turns it off).",
     ).tag(config=True)
 
+    @validate(*MINIMUMS)
+    def _check_minimum(self, proposal: Any) -> int:
+        """Refuse a value below the trait's minimum, in one line naming the range."""
+        name, value = proposal["trait"].name, proposal["value"]
+        if isinstance(value, bool) or value < MINIMUMS[name]:
+            raise TraitError(
+                f"OrmMagic.{name} must be an integer of {MINIMUMS[name]} or more, not {value!r}"
+            )
+        return int(value)
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
+        try:
+            super().__init__(shell=shell, **kwargs)
+        except TraitError as exc:  # a value %config stored before the extension was loaded
+            raise UsageError(f"orm_magic: {exc}") from None
         try:
             self.workspace = Workspace(self.initial_url(), self.loglimit)
         except WorkspaceError as exc:
@@ -103,6 +204,7 @@ class OrmMagic(Magics):
         return DisplaySettings(
             displaylimit=self.displaylimit,
             countlimit=self.countlimit,
+            maxchars=self.maxchars,
             echo=self.echo,
             nplusone_threshold=self.nplusone_threshold,
             short_errors=self.short_errors,
@@ -202,8 +304,14 @@ class OrmMagic(Magics):
         without imports. Every class the cell maps gets its table created; the
         DDL and the new, empty tables are shown.
         """
+        from sqlalchemy.exc import StatementError
+
+        from .models import EXECUTING_ATTRIBUTE, ModelCellFailed, describe_failure
+
         args = parse_argstring(self.model, line)
         shell = self.user_shell
+        executing = getattr(self, EXECUTING_ATTRIBUTE, None)
+        cell_id = executing.id_of(line, cell) if executing is not None else None
 
         def execute(source: str) -> None:
             filename = shell.compile.cache(source, shell.execution_count)
@@ -211,28 +319,22 @@ class OrmMagic(Magics):
             exec(code, shell.user_global_ns, shell.user_ns)
 
         runner = self._model_runner()
+        failed: ModelCellFailed | None = None
         with self.reporter.reporting("%%model") as reported:
             try:
-                run = runner.run(cell, shell.user_ns, execute, drop=args.drop)
-            except WorkspaceError as exc:
-                raise UsageError(f"%%model: {exc}") from None
-            except SyntaxError as exc:
-                raise self.reporter.fail(
-                    f"%%model: syntax error on line {exc.lineno}: {exc.msg}", exc
-                ) from None
-            except Exception as exc:
-                raise self.reporter.fail(
-                    f"%%model: the cell raised {type(exc).__name__}: {first_line(exc)}; "
-                    "the earlier models are unchanged",
-                    exc,
-                ) from None
-            reported.title = "%%model " + ", ".join(cls.__name__ for cls in run.classes)
-            reported.notes.extend(run.notes)
-            reported.notes.extend(change.describe() for change in run.changes)
-            for cls in run.classes:
-                mapper: Mapper[Any] = inspect(cls)
-                reported.tables.extend(t.fullname for t in mapper.tables)
-            self.workspace.create_tables(run.classes)
+                run = runner.run(cell, shell.user_ns, execute, drop=args.drop, cell_id=cell_id)
+            except ModelCellFailed as exc:
+                if not isinstance(exc.error, StatementError):
+                    raise self.reporter.fail(describe_failure(exc), exc.error) from None
+                failed = exc  # raised below, after the SQL that led to it is shown
+                reported.notes.append("rolled back: the earlier models and tables are unchanged")
+            else:
+                reported.title = "%%model " + ", ".join(cls.__name__ for cls in run.classes)
+                reported.notes.extend(run.notes)
+                reported.notes.extend(change.describe() for change in run.changes)
+                reported.tables.extend(run.tables)
+        if failed is not None:
+            raise self.reporter.fail(describe_failure(failed), failed.error) from None
 
     def _model_runner(self) -> ModelRunner:
         runner = self._runner
@@ -274,6 +376,7 @@ class OrmMagic(Magics):
             return result[0]
         return result
 
+    @no_var_expand
     @magic_arguments()
     @argument("--flush", action="store_true", help="flush right after adding")
     @argument("expression", nargs="*", help="an instance, or an iterable of instances")
@@ -285,6 +388,7 @@ class OrmMagic(Magics):
         """
         self._session_op("orm_add", line, self.workspace.add)
 
+    @no_var_expand
     @magic_arguments()
     @argument("--flush", action="store_true", help="flush right after merging")
     @argument("expression", nargs="*", help="an instance, or an iterable of instances")
@@ -296,6 +400,7 @@ class OrmMagic(Magics):
         """
         return self._session_op("orm_merge", line, self.workspace.merge)
 
+    @no_var_expand
     @magic_arguments()
     @argument("--flush", action="store_true", help="flush right after deleting")
     @argument("expression", nargs="*", help="an instance, or an iterable of instances")
@@ -393,6 +498,7 @@ class OrmMagic(Magics):
         display(CellReport(title="%orm_reset", notes=notes))
 
     # -- connecting ---------------------------------------------------------------
+    @no_var_expand
     @magic_arguments()
     @argument("url", nargs="?", help="a SQLAlchemy URL; none shows the current connection")
     @line_magic
@@ -406,8 +512,13 @@ class OrmMagic(Magics):
         namespace. A URL that fails leaves the workspace where it was. Without
         a URL, shows the current connection. Passwords are never shown.
         """
-        args = parse_argstring(self.orm_connect, line)
-        if not args.url:
+        # The whole line is the URL, as typed: split into words (or stripped
+        # of quotes) a password with a blank or a quote would reach error
+        # messages in pieces.
+        url = line.strip()
+        if len(url) >= 2 and url[0] == url[-1] and url[0] in "'\"":
+            url = url[1:-1].strip()
+        if not url:
             display(
                 CellReport(title="%orm_connect", notes=self._connection_notes(), show_sql=False)
             )
@@ -415,14 +526,14 @@ class OrmMagic(Magics):
         self.reporter.end_cell()
         unsaved = self.workspace.unsaved()  # the old session closes on success
         try:
-            capture = self.workspace.connect(args.url)
+            capture = self.workspace.connect(url)
         except WorkspaceError as exc:
             raise self.reporter.fail(f"%orm_connect: {exc}", exc) from None
         self.push_namespace()
         notes = self._connection_notes()
         if unsaved:
             notes.append(f"the previous session was closed: {unsaved}")
-        title = f"%orm_connect {safe_url(args.url)}"
+        title = f"%orm_connect {safe_url(url)}"
         report = CellReport.from_capture(title, capture, notes=notes)
         self.reporter.show(report, sorted(self.workspace.tables()))
 

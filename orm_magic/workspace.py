@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import Table, event, inspect
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, RelationshipProperty, Session
 from sqlalchemy.orm.exc import UnmappedClassError
+from sqlalchemy.schema import sort_tables
 
 from . import reading
 from .capture import Capture, StatementRecorder, tag_relationship_load
@@ -69,7 +70,7 @@ class Workspace:
             with engine.connect():
                 pass
             with recorder.capture() as capture:
-                self.create_tables(self.all_models().values(), engine=engine)
+                self.create_tables(self.tables().values(), bind=engine)
         except Exception as exc:
             recorder.close()
             engine.dispose()
@@ -115,9 +116,12 @@ class Workspace:
         return news
 
     def drop_own_tables(self) -> list[str]:
-        """Drop the tables of the workspace's models, and no other; return their names."""
-        tables = self._tables_of(self.all_models().values())
-        for metadata, group in self._by_metadata(tables):
+        """Drop the workspace's own tables (:meth:`tables`), and no other; return their names.
+
+        Dependents go first: an association table before the tables it links.
+        """
+        tables = list(self.tables().values())
+        for metadata, group in reversed(self._by_metadata(tables)):
             metadata.drop_all(self.engine, tables=group, checkfirst=True)
         return [table.fullname for table in tables]
 
@@ -267,28 +271,47 @@ class Workspace:
         return found
 
     def tables(self) -> dict[str, Table]:
-        """Every known table by name."""
-        out: dict[str, Table] = {}
-        for cls in self.all_models().values():
-            mapper: Mapper[Any] = inspect(cls)
-            for table in mapper.tables:
-                if isinstance(table, Table):
-                    out.setdefault(table.fullname, table)
-        return out
+        """The workspace's own tables by name, in dependency order (referenced first).
 
-    def create_tables(self, classes: Iterable[type], engine: Engine | None = None) -> list[Table]:
-        """Create the tables of ``classes`` that do not exist yet (on ``engine``, or ours)."""
-        tables = self._tables_of(classes)
-        for metadata, group in self._by_metadata(tables):
-            metadata.create_all(engine or self.engine, tables=group, checkfirst=True)
-        return tables
+        Every table on the metadata of ``Base`` (association tables that model
+        cells define included), and the tables of models on a user's own bases
+        with the association tables of their relationships.
+        """
+        found: list[Table] = list(self.Base.metadata.tables.values())
+        for table in self._tables_of(self.all_models().values()):
+            if table not in found:
+                found.append(table)
+        return {table.fullname: table for table in sort_tables(found)}
+
+    def create_tables(
+        self, tables: Iterable[Table | type], bind: Engine | Connection | None = None
+    ) -> list[Table]:
+        """Create those of ``tables`` (or of models' tables) that do not exist yet.
+
+        On ``bind``, or the workspace's engine; referenced tables first.
+        """
+        items = list(tables)
+        found = [item for item in items if isinstance(item, Table)]
+        classes = [item for item in items if not isinstance(item, Table)]
+        found += [t for t in self._tables_of(classes) if t not in found]
+        found = sort_tables(found)
+        for metadata, group in self._by_metadata(found):
+            metadata.create_all(bind if bind is not None else self.engine, tables=group)
+        return found
 
     @staticmethod
     def _tables_of(classes: Iterable[type]) -> list[Table]:
+        """The tables of ``classes``, with the association tables of their relationships."""
         tables: list[Table] = []
         for cls in classes:
             mapper: Mapper[Any] = inspect(cls)
-            for table in mapper.tables:
+            found = list(mapper.tables)
+            # read without configuring: a relationship's secondary may still be a string
+            for prop in mapper._props.values():
+                secondary = getattr(prop, "secondary", None)
+                if isinstance(prop, RelationshipProperty) and isinstance(secondary, Table):
+                    found.append(secondary)
+            for table in found:
                 if isinstance(table, Table) and table not in tables:
                     tables.append(table)
         return tables

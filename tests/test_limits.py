@@ -67,8 +67,12 @@ def test_a_value_out_of_range_is_refused_in_one_line(ip, caplog, trait, bad, min
     before = getattr(ip._orm_magic, trait)
     out = run(ip, f"%config OrmMagic.{trait} = {bad}")
     # IPython's %config logs the TraitError (in a notebook: one line on stderr)
+    # (the same record may reach both caplog and stderr, by the handlers other
+    # tests leave on the root logger: one distinct line is the promise)
     shown = [r.getMessage() for r in caplog.records] + out.stderr.splitlines()
-    assert shown == [f"OrmMagic.{trait} must be an integer of {minimum} or more, not {bad}"]
+    assert shown and set(shown) == {
+        f"OrmMagic.{trait} must be an integer of {minimum} or more, not {bad}"
+    }
     assert getattr(ip._orm_magic, trait) == before
     run(ip, f"%config OrmMagic.{trait} = {minimum}")
     assert getattr(ip._orm_magic, trait) == minimum
