@@ -86,6 +86,38 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
 
     dialect.do_begin = do_begin  # type: ignore[method-assign]
 
+    # A COMMIT that another Connection sends on the shared connection ends
+    # this one's transaction in the database while SQLAlchemy still counts it
+    # open. pysqlite's own handling then begins anew before the next INSERT,
+    # UPDATE or DELETE, so a later ROLLBACK undoes it; with that handling
+    # off, the statement would commit at once. Do as pysqlite does.
+    execute, executemany = dialect.do_execute, dialect.do_executemany
+
+    def begin_before_dml(cursor: Any, statement: str, context: Any) -> None:
+        connection = cursor.connection
+        if connection.in_transaction or statement.lstrip()[:7].upper() not in _DML_STARTS:
+            return
+        if context is not None and context.execution_options.get("isolation_level") == (
+            "AUTOCOMMIT"
+        ):
+            return
+        connection.execute("BEGIN")
+
+    def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        begin_before_dml(cursor, statement, context)
+        execute(cursor, statement, parameters, context)
+
+    def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        begin_before_dml(cursor, statement, context)
+        executemany(cursor, statement, parameters, context)
+
+    dialect.do_execute = do_execute  # type: ignore[method-assign]
+    dialect.do_executemany = do_executemany  # type: ignore[method-assign]
+
+
+#: The first seven characters of the statements before which pysqlite begins.
+_DML_STARTS = frozenset({"INSERT ", "UPDATE ", "DELETE ", "REPLACE"})
+
 
 def open_engine(url: str) -> Engine:
     """:func:`make_engine`, with a bad URL or a missing driver as a WorkspaceError.
