@@ -13,7 +13,6 @@ __version__ = "0.1.0"
 
 #: The live OrmMagic instance of each shell, so unload finds what load made.
 _ATTRIBUTE = "_orm_magic"
-_EXPLORE_ATTRIBUTE = "_orm_magic_explore"
 
 
 def _unregister(shell: Any, magics: Any) -> None:
@@ -29,47 +28,49 @@ def _unregister(shell: Any, magics: Any) -> None:
 
 def load_ipython_extension(shell: Any) -> None:
     """Called by ``%load_ext orm_magic``: create the workspace and register the magics."""
-    from .explore_magics import ExploreMagics
-    from .magics import OrmMagic
-    from .models import EXECUTING_ATTRIBUTE, ExecutingCell
+    from .magics.connect import ConnectMagics
+    from .magics.explore import ExploreMagics
+    from .magics.models import ModelMagics
+    from .magics.orm import OrmMagic
+    from .magics.session import SessionMagics
 
-    magics = OrmMagic(shell=shell)
+    orm = OrmMagic(shell=shell)
+    shell.register_magics(orm)
+    orm.families = [
+        family(shell, orm) for family in (SessionMagics, ModelMagics, ConnectMagics, ExploreMagics)
+    ]
+    for family in orm.families:
+        shell.register_magics(family)
+        if isinstance(family, ExploreMagics):
+            family.install_completion()
     # the id of each cell Jupyter runs, so that a re-run model cell replaces itself
-    executing = ExecutingCell()
-    setattr(magics, EXECUTING_ATTRIBUTE, executing)
-    shell.register_magics(magics)
-    explore = ExploreMagics(shell, magics)
-    shell.register_magics(explore)
-    explore.install_completion()
-    setattr(shell, _EXPLORE_ATTRIBUTE, explore)
-    shell.events.register("pre_run_cell", executing.started)
-    shell.events.register("pre_run_cell", magics.reporter.start_cell)
-    shell.events.register("post_run_cell", magics.reporter.finish_cell)
-    setattr(shell, _ATTRIBUTE, magics)
-    magics.push_namespace()
+    shell.events.register("pre_run_cell", orm.executing.started)
+    shell.events.register("pre_run_cell", orm.reporter.start_cell)
+    shell.events.register("post_run_cell", orm.reporter.finish_cell)
+    setattr(shell, _ATTRIBUTE, orm)
+    orm.push_namespace()
 
 
 def unload_ipython_extension(shell: Any) -> None:
     """Called by ``%unload_ext orm_magic``: undo everything load did."""
-    from .models import EXECUTING_ATTRIBUTE
-
-    magics = getattr(shell, _ATTRIBUTE, None)
-    if magics is None:
+    orm = getattr(shell, _ATTRIBUTE, None)
+    if orm is None:
         return
     for name, callback in (
-        ("pre_run_cell", getattr(magics, EXECUTING_ATTRIBUTE).started),
-        ("pre_run_cell", magics.reporter.start_cell),
-        ("post_run_cell", magics.reporter.finish_cell),
+        ("pre_run_cell", orm.executing.started),
+        ("pre_run_cell", orm.reporter.start_cell),
+        ("post_run_cell", orm.reporter.finish_cell),
     ):
         if callback in shell.events.callbacks[name]:
             shell.events.unregister(name, callback)
-    explore = getattr(shell, _EXPLORE_ATTRIBUTE, None)
-    if explore is not None:
-        explore.uninstall_completion()
-        _unregister(shell, explore)
-        delattr(shell, _EXPLORE_ATTRIBUTE)
-    _unregister(shell, magics)
-    magics.pop_namespace()
-    magics.reporter.end_cell()
-    magics.workspace.close()
+    for family in reversed(orm.families):
+        uninstall = getattr(family, "uninstall_completion", None)
+        if uninstall is not None:
+            uninstall()
+        _unregister(shell, family)
+    orm.families = []
+    _unregister(shell, orm)
+    orm.pop_namespace()
+    orm.reporter.end_cell()
+    orm.workspace.close()
     delattr(shell, _ATTRIBUTE)

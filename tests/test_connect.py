@@ -9,7 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 from sqlalchemy import create_engine, text
 
-from orm_magic.urls import safe_url
+from orm_magic.core.urls import safe_url
 
 from .conftest import SEED_MODEL
 from .helpers import run
@@ -280,7 +280,7 @@ def test_displays_leave_no_transaction_open_on_the_server(ip, pg_url):
 
 @only_on("sqlite")
 def test_a_server_that_never_answers_times_out(ip, monkeypatch):
-    monkeypatch.setattr("orm_magic.engine.CONNECT_TIMEOUT", 2)  # libpq's least
+    monkeypatch.setattr("orm_magic.core.engine.CONNECT_TIMEOUT", 2)  # libpq's least
     with socket.socket() as silent:  # accepts TCP, never says a word
         silent.bind(("127.0.0.1", 0))
         silent.listen()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-from orm_magic.engine import make_engine
+from orm_magic.core.engine import make_engine
 
 
 def interleave(engine) -> list[tuple[int, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orm_magic.magics import split_options
+from orm_magic.magics.lines import split_options
 
 from .conftest import SEED_MODEL
 from .helpers import run

@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from sqlalchemy import Column, Integer, String
 from sqlalchemy.orm import Session, declarative_base
 
-from orm_magic.engine import make_engine
+from orm_magic.core.engine import make_engine
 
 from .conftest import SEED_MODEL, TYPED_MODEL
 from .helpers import log_sql, run

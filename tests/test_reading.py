@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Integer, String, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from orm_magic.dbapi import in_transaction
-from orm_magic.workspace import Workspace
+from orm_magic.core.dbapi import in_transaction
+from orm_magic.core.workspace import Workspace
 
 
 @pytest.fixture(params=["memory", "file", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from orm_magic.urls import SECRET_KEYS, safe_url, url_problem
+from orm_magic.core.urls import SECRET_KEYS, safe_url, url_problem
 
 from .helpers import run
 

@@ -10,7 +10,6 @@ attribute, so reading emits no SQL and changes no state.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
@@ -19,53 +18,16 @@ from sqlalchemy.orm import InstanceState, Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import UnmappedColumnError
 
-from .data import TableData
-
-#: Session states as shown in the ``state`` column.
-NEW, MODIFIED, DELETED = "new", "modified", "deleted"
-
-
-class _NotLoaded:
-    """The value of an attribute the object has not loaded (it would cost a SELECT)."""
-
-    def __repr__(self) -> str:
-        return "(not loaded)"
-
-    __str__ = __repr__
-
-
-NOT_LOADED = _NotLoaded()
-
-
-@dataclass(frozen=True)
-class Change:
-    """A column value the session changed and the next flush will write."""
-
-    old: Any
-    new: Any
-
-
-@dataclass
-class SessionRow:
-    """One object's row of one table, as the session holds it."""
-
-    state: str  # NEW, MODIFIED or DELETED
-    values: tuple[Any, ...]  # per column; a Change where the session changed it
-    key: tuple[Any, ...] | None = None  # primary key as the database holds it
-
-
-@dataclass
-class SessionView:
-    """The session's rows for one table, bounded by the display limit."""
-
-    #: index into TableData.rows -> the session's mark for that database row
-    marks: dict[int, SessionRow] = field(default_factory=dict)
-    #: session rows not among the rows shown (pending ones, or beyond LIMIT)
-    extra: list[SessionRow] = field(default_factory=list)
-    #: session rows of this table beyond the limit, counted only
-    omitted: int = 0
-    #: how many rows of each state the session holds for this table
-    counts: dict[str, int] = field(default_factory=dict)
+from ..data.tables import (
+    DELETED,
+    MODIFIED,
+    NEW,
+    NOT_LOADED,
+    Change,
+    SessionRow,
+    SessionView,
+    TableData,
+)
 
 
 def _attribute_key(state: InstanceState, column: Any) -> str | None:

@@ -10,47 +10,20 @@ lazy-load).
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import InstanceState, Session, object_session
 
-from . import render
+from ..data.tables import Frame, Inspection
+from ..data.text import shorten
 from .instances import explain_state, instance_label, is_mapped_instance, state_name
 
 #: Items shown of one collection value; the rest is counted.
 COLLECTION_ITEMS = 5
 #: Characters of one value shown.
 VALUE_CHARS = 80
-
-
-@dataclass
-class InspectionReport:
-    """A titled view: a few lines, then small tables. Renders itself."""
-
-    title: str
-    lines: list[str] = field(default_factory=list)
-    frames: list[render.Frame] = field(default_factory=list)
-
-    def _repr_html_(self) -> str:
-        parts = [f'<div class="orm-magic {render.NO_MATH}" style="font-size:13px">']
-        parts.append(f'<div style="opacity:.75">{html.escape(self.title)}</div>')
-        parts.extend(f"<div>{html.escape(line)}</div>" for line in self.lines)
-        parts.extend(render.frame_html(frame) for frame in self.frames)
-        parts.append("</div>")
-        return "".join(parts)
-
-    def __repr__(self) -> str:
-        lines = [f"-- {self.title}"]
-        lines.extend(f"-- {line}" for line in self.lines)
-        lines.extend(render.frame_text(frame) for frame in self.frames)
-        return "\n".join(lines)
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {"text/plain": repr(self), "text/html": self._repr_html_()}
 
 
 def value_text(value: Any) -> str:
@@ -62,7 +35,7 @@ def value_text(value: Any) -> str:
         if len(value) > COLLECTION_ITEMS:
             items.append(f"… {len(value) - COLLECTION_ITEMS:,} more")
         return "[" + ", ".join(items) + "]"
-    return render.shorten(repr(value), VALUE_CHARS)
+    return shorten(repr(value), VALUE_CHARS)
 
 
 def _history_text(values: Any) -> str:
@@ -110,7 +83,7 @@ def attribute_rows(state: InstanceState) -> list[tuple[str, ...]]:
     return rows
 
 
-def state_view(obj: Any, title: str) -> InspectionReport:
+def state_view(obj: Any, title: str) -> Inspection:
     """The lifecycle state, identity key and attribute history of one instance."""
     state = inspect(obj)
     session = object_session(obj)
@@ -127,8 +100,8 @@ def state_view(obj: Any, title: str) -> InspectionReport:
             f"expired ({len(expired)}), each costs a SELECT on access: " + ", ".join(expired)
         )
     columns = ["attribute", "kind", "added", "unchanged", "deleted", "loaded", "on access"]
-    frame = render.Frame("attributes", columns, attribute_rows(state))
-    return InspectionReport(title, lines, [frame])
+    frame = Frame("attributes", columns, attribute_rows(state))
+    return Inspection(title, lines, [frame])
 
 
 def _note(shown: int, total: int) -> str:
@@ -159,7 +132,7 @@ def _identity_rows(session: Session, limit: int) -> list[tuple[Any, ...]]:
     return rows
 
 
-def session_view(session: Session, limit: int, title: str = "%orm_session") -> InspectionReport:
+def session_view(session: Session, limit: int, title: str = "%orm_session") -> Inspection:
     """The identity map, ``new``, ``dirty`` and ``deleted``, and the transaction."""
     transaction = session.get_transaction()
     if transaction is None:
@@ -172,7 +145,7 @@ def session_view(session: Session, limit: int, title: str = "%orm_session") -> I
     total = len(identity_map)
     identity = _identity_rows(session, limit)
     frames = [
-        render.Frame(
+        Frame(
             "identity map",
             ["class", "identity", "state", "unflushed", "expired attributes"],
             identity,
@@ -189,11 +162,11 @@ def session_view(session: Session, limit: int, title: str = "%orm_session") -> I
             for obj in islice(objects, limit)
         ]
         frames.append(
-            render.Frame(
+            Frame(
                 caption,
                 ["class", "object", "state", "changed attributes"],
                 rows,
                 _note(len(rows), len(objects)),
             )
         )
-    return InspectionReport(title, lines, frames)
+    return Inspection(title, lines, frames)

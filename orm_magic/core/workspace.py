@@ -6,7 +6,6 @@ display what it returns.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,13 +15,14 @@ from sqlalchemy.orm import Mapper, RelationshipProperty, Session
 from sqlalchemy.orm.exc import UnmappedClassError
 from sqlalchemy.schema import sort_tables
 
-from . import reading
-from .capture import Capture, StatementRecorder, tag_relationship_load
-from .data import Pending, TableData
+from ..data.statements import Capture
+from ..data.tables import Pending, TableData
+from . import reading, uncommitted
+from .capture import StatementRecorder
 from .dbapi import PQTRANS_INERROR, transaction_status
 from .engine import new_base, open_engine
 from .errors import WorkspaceError, first_line
-from .instances import explain_state, instance_label
+from .executions import tag_relationship_load
 from .urls import mask_secrets, safe_url
 
 
@@ -169,37 +169,12 @@ class Workspace:
         self.session.rollback()
 
     def pending(self) -> Pending:
-        """How many objects are pending, and the kinds of the first hundred.
-
-        ``session.new`` builds a set of every pending object; the session's
-        own dict (``Session._new``, stable since SQLAlchemy 0.x) gives the
-        count at once and the kinds of a bounded few.
-        """
-        new: dict[Any, Any] = self.session._new
-        kinds = sorted({type(obj).__name__ for obj in itertools.islice(new.values(), 100)})
-        return Pending(len(new), tuple(kinds))
+        """How many objects are pending, and the kinds of a bounded few."""
+        return uncommitted.pending(self.session)
 
     def unsaved(self, before: Pending | None = None) -> str:
-        """What a rollback now would discard, in words; "" when nothing.
-
-        A failed flush has already taken its objects out of the pending set;
-        ``before``, taken ahead of the operation, still counts them.
-        """
-        session = self.session
-        parts = []
-        pending = self.pending()
-        if before is not None and before.count > pending.count:
-            pending = before
-        if pending.count:
-            noun = "object" if pending.count == 1 else "objects"
-            kinds = ", ".join(pending.kinds)
-            parts.append(f"{pending.count:,} pending {noun} discarded ({kinds})")
-        changed = len(session.dirty) + len(session.deleted)
-        if changed:
-            parts.append(f"{changed} unflushed changes undone")
-        if self._flushed:
-            parts.append("rows flushed but not committed undone")
-        return "; ".join(parts)
+        """What a rollback now would discard, in words; "" when nothing."""
+        return uncommitted.unsaved(self.session, self._flushed, before)
 
     def session_failed(self) -> bool:
         """True when the session's transaction failed (a flush) and awaits a rollback."""
@@ -231,30 +206,11 @@ class Workspace:
 
     def pending_summary(self) -> str:
         """One line on what the session holds that the database does not."""
-        parts = []
-        session = self.session
-        # counted from the session's own dicts: session.new/.deleted would
-        # first copy every object into a set
-        for label, count in (
-            ("pending", len(session._new)),
-            ("modified", len(session.dirty)),
-            ("marked for deletion", len(session._deleted)),
-        ):
-            if count:
-                noun = "object" if count == 1 else "objects"
-                parts.append(f"{count} {noun} {label}")
-        return "; ".join(parts)
+        return uncommitted.pending_summary(self.session)
 
     def state_notes(self, instances: list[Any], limit: int) -> list[str]:
         """Each instance's lifecycle state, read without SQL, at most ``limit`` lines."""
-        deleted = self.session.deleted  # built once: its size is the session's business
-        notes = [
-            f"{instance_label(obj)}: {explain_state(obj, obj in deleted)}"
-            for obj in instances[:limit]
-        ]
-        if len(instances) > limit:
-            notes.append(f"… and {len(instances) - limit:,} more")
-        return notes
+        return uncommitted.state_notes(self.session, instances, limit)
 
     # -- models and tables -----------------------------------------------
     def register(self, classes: Iterable[type]) -> None:

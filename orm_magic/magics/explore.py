@@ -1,10 +1,7 @@
-"""Magics that make the ORM visible: object states, the session, queries, ER diagrams.
+"""The read-only views: tables, the log, object states, the session, queries, ER diagrams.
 
-A second ``Magics`` class beside :class:`~orm_magic.magics.OrmMagic`. It holds
-no state of its own: it reaches the workspace and the display traits through
-the OrmMagic instance it is given, and delegates the work to
-:mod:`~orm_magic.inspection`, :mod:`~orm_magic.query` and
-:mod:`~orm_magic.diagram`.
+None of them changes the session or a transaction; all but ``%orm_query``
+(which runs the user's statement) emit no SQL of their own that is logged.
 """
 
 from __future__ import annotations
@@ -13,27 +10,33 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
+from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
+from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapper
 
+from ..core.inspection import session_view, state_view
+from ..core.instances import is_mapped_instance
+from ..core.query import QueryError, run_query
+from ..present.diagram import er_diagram
+from ..present.log import log_frame
+from ..present.report import CellReport
+from ..present.views import InspectionReport
 from . import completion
-from .diagram import er_diagram
-from .inspection import session_view, state_view
-from .instances import is_mapped_instance
-from .magics import OrmMagic, split_options
-from .query import QueryError, run_query
+from .family import MagicFamily
+from .lines import split_options
 from .reporting import Reported
 
 
 @magics_class
-class ExploreMagics(Magics):
-    """``%orm_state``, ``%orm_session``, ``%orm_query`` and ``%orm_diagram``."""
+class ExploreMagics(MagicFamily):
+    """``%orm_show``, ``%orm_log``, ``%orm_state``, ``%orm_session``, ``%orm_query``,
+    ``%orm_diagram``, and Tab completion of model and instance names."""
 
-    def __init__(self, shell: Any, orm: OrmMagic) -> None:
-        super().__init__(shell=shell)
-        self.orm = orm
+    def __init__(self, shell: Any, orm: Any) -> None:
+        super().__init__(shell, orm)
         self._completers: list[tuple[str, Callable[..., Any]]] = []
 
     # -- completion ------------------------------------------------------------
@@ -64,7 +67,7 @@ class ExploreMagics(Magics):
         """
         expression = line.strip()
         try:
-            value = self.orm._evaluate("orm_state", expression)
+            value = self.orm.evaluate("orm_state", expression)
         except SQLAlchemyError as exc:  # e.g. session.get(...) on a failed transaction
             title = f"%orm_state {expression}"
             raise self.orm.reporter.database_error(title, exc, Reported(title)) from None
@@ -74,7 +77,39 @@ class ExploreMagics(Magics):
                 f"%orm_state: {expression!r} is a {type(value).__name__!r} object, "
                 f"not a mapped instance{hint}"
             )
-        display(state_view(value, f"%orm_state {expression}"))
+        view = state_view(value, f"%orm_state {expression}")
+        display(InspectionReport(view, self.orm.maxchars))
+
+    @magic_arguments()
+    @argument("models", nargs="*", help="model class names; all models when none")
+    @line_magic
+    def orm_show(self, line: str) -> None:
+        """Show the tables of the named models, or of every model, bounded by displaylimit."""
+        args = parse_argstring(self.orm_show, line)
+        models = self.workspace.all_models()
+        unknown = [name for name in args.models if name not in models]
+        if unknown:
+            known = ", ".join(sorted(models)) or "none yet; define one with %%model"
+            raise UsageError(f"%orm_show: unknown model {unknown[0]!r}; known models: {known}")
+        chosen = [models[name] for name in args.models] if args.models else list(models.values())
+        names: dict[str, None] = {}
+        for cls in chosen:
+            mapper: Mapper[Any] = inspect(cls)
+            for table in mapper.tables:
+                names.setdefault(table.fullname, None)
+        report = CellReport(title=f"%orm_show {line.strip()}".strip())
+        self.reporter.show(report, list(names), sql=False)
+
+    @magic_arguments()
+    @argument("-n", "--last", type=int, default=None, help="only the last N statements")
+    @line_magic
+    def orm_log(self, line: str) -> Any:
+        """The workspace's SQL log as a DataFrame, one row per statement, oldest first."""
+        args = parse_argstring(self.orm_log, line)
+        statements = list(self.workspace.recorder.log)
+        if args.last is not None:
+            statements = statements[-args.last :] if args.last > 0 else []
+        return log_frame(statements)
 
     @magic_arguments()
     @line_magic
@@ -85,7 +120,8 @@ class ExploreMagics(Magics):
         the session emits no SQL.
         """
         parse_argstring(self.orm_session, line)
-        display(session_view(self.orm.workspace.session, self.orm.displaylimit))
+        view = session_view(self.orm.workspace.session, self.orm.displaylimit)
+        display(InspectionReport(view, self.orm.maxchars))
 
     @no_var_expand
     @magic_arguments()
@@ -121,7 +157,7 @@ class ExploreMagics(Magics):
         # through the shared reporting: a failed session is rolled back first,
         # warnings become notes, a database error is one line after its SQL
         with self.orm.reporter.reporting(f"%orm_query {expression}") as reported:
-            query = self.orm._evaluate("orm_query", expression)
+            query = self.orm.evaluate("orm_query", expression)
             try:
                 result = run_query(self.orm.workspace.session, query, shown, self.orm.maxitems)
             except QueryError as exc:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from . import render
-from .capture import Capture, Repeat, Statement
-from .data import TableData
+from ..data.statements import Capture, Repeat, Statement
+from ..data.tables import Frame, TableData
+from ..data.text import shorten
+from .sql import statement_html, statement_text
+from .tables import DEFAULT_MAXCHARS, NO_MATH, frame_html, frame_text, table_html, table_text
 
 
 @dataclass
@@ -32,9 +34,9 @@ class CellReport:
     #: how many repeats of one SELECT make an N+1 report; 0 turns it off
     nplusone_threshold: int = 5
     #: other small tables to show (a query's result)
-    frames: list[render.Frame] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
     #: characters shown of one value in a table (``OrmMagic.maxchars``)
-    maxchars: int = render.DEFAULT_MAXCHARS
+    maxchars: int = DEFAULT_MAXCHARS
 
     @classmethod
     def from_capture(cls, title: str, capture: Capture, **kwargs: object) -> CellReport:
@@ -94,19 +96,19 @@ class CellReport:
                 )
             else:
                 sql = " ".join(repeat.sql.split())
-                notes.append(f"N+1: {times}: {render.shorten(sql, 80)}")
+                notes.append(f"N+1: {times}: {shorten(sql, 80)}")
         return notes
 
     # -- rendering --------------------------------------------------------
     def _repr_html_(self) -> str:
-        parts = [f'<div class="orm-magic {render.NO_MATH}" style="font-size:13px">']
+        parts = [f'<div class="orm-magic {NO_MATH}" style="font-size:13px">']
         if self.show_sql:
             parts.append(f'<div style="opacity:.75">{html.escape(self.title)}</div>')
             if self.statements:
-                blocks = [render.statement_html(s) for s in self.head]
+                blocks = [statement_html(s) for s in self.head]
                 if self.omitted:
                     blocks.append(f"<i>… {self.omitted:,} statements not shown …</i>")
-                    blocks.extend(render.statement_html(s) for s in self.tail)
+                    blocks.extend(statement_html(s) for s in self.tail)
                 parts.append(
                     '<pre style="margin:.3em 0;padding:.4em .6em;white-space:pre-wrap;'
                     'border-left:3px solid var(--jp-brand-color1, #2196f3)">'
@@ -121,8 +123,8 @@ class CellReport:
             for note in self.nplusone_notes()
         )
         parts.extend(f"<div>{html.escape(note)}</div>" for note in self.notes)
-        parts.extend(render.frame_html(frame, self.maxchars) for frame in self.frames)
-        parts.extend(render.table_html(table, self.maxchars) for table in self.tables)
+        parts.extend(frame_html(frame, self.maxchars) for frame in self.frames)
+        parts.extend(table_html(table, self.maxchars) for table in self.tables)
         if self.show_sql:
             parts.append(
                 '<div style="opacity:.75;margin-top:.3em;'
@@ -136,14 +138,14 @@ class CellReport:
         lines: list[str] = []
         if self.show_sql:
             lines.append(f"-- {self.title}")
-            lines.extend(render.statement_text(s) for s in self.head)
+            lines.extend(statement_text(s) for s in self.head)
             if self.omitted:
                 lines.append(f"-- … {self.omitted:,} statements not shown …")
-                lines.extend(render.statement_text(s) for s in self.tail)
+                lines.extend(statement_text(s) for s in self.tail)
         lines.extend(f"-- ⚠ {note}" for note in self.nplusone_notes())
         lines.extend(f"-- {note}" for note in self.notes)
-        lines.extend(render.frame_text(frame, self.maxchars) for frame in self.frames)
-        lines.extend(render.table_text(table, self.maxchars) for table in self.tables)
+        lines.extend(frame_text(frame, self.maxchars) for frame in self.frames)
+        lines.extend(table_text(table, self.maxchars) for table in self.tables)
         if self.show_sql:
             lines.append(f"-- {self.summary()}")
         return "\n".join(lines)

@@ -15,26 +15,19 @@ objects are built, and formatted, only for what a display keeps.
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from ..data.statements import AT_DURATION, AT_ROWCOUNT, Capture, Entry, Statement
 from .dbapi import in_transaction
-
-#: Execution option that marks orm_magic's own display statements.
-DISPLAY_OPTION = "orm_magic_display"
-
-#: How many parameter sets of an executemany, or values of one parameter list,
-#: are kept per statement. The rest is counted, not stored.
-PARAMETER_LIMIT = 20
+from .executions import PARAMETER_LIMIT, bounded, execution_facts, is_parameter_sets
 
 #: Attribute of a pooled connection's checkout: how many BEGINs the recorder
 #: logged on it that no COMMIT or ROLLBACK has ended yet.
@@ -42,203 +35,6 @@ _BEGUN = "_orm_magic_begun"
 #: Attribute of a display connection's checkout: True while it holds a
 #: transaction that it began itself (see StatementRecorder._guest_begin).
 _OWN = "_orm_magic_own"
-
-#: Execution option that names the relationship a load is for (``Author.books``).
-LOADER_OPTION = "orm_magic_loader"
-
-#: How many distinct SELECT texts one capture counts repeats of; a block that
-#: emits more distinct ones than this stops counting new ones.
-REPEAT_KEYS = 200
-
-
-@dataclass(slots=True)
-class Statement:
-    """One statement or transaction boundary, as the engine sent it.
-
-    The recorder keeps each one as a plain list of these fields in this order
-    (an :data:`Entry`, cheaper to make 100,000 times in a bulk flush) and
-    builds a Statement only for the few it keeps: ``Statement(*entry)``.
-    """
-
-    seq: int
-    sql: str
-    parameters: Any = None
-    executemany: bool = False
-    #: how many parameter sets (executemany) or values were left out
-    parameters_omitted: int = 0
-    started: float = 0.0  # time.time() when it was sent
-    duration: float | None = None  # seconds, None until it completed
-    rowcount: int | None = None
-    table: str | None = None  # target table of an INSERT/UPDATE/DELETE
-    is_transaction: bool = False  # BEGIN (implicit) / COMMIT / ROLLBACK
-    #: the relationship this SELECT loads, e.g. ``Author.books`` (see LOADER_OPTION)
-    loader: str | None = None
-
-
-#: A statement as recorded: Statement's fields, in order, in a list.
-Entry = list[Any]
-# Positions in an Entry that the recorder and Capture.add read or fill in.
-_SQL, _PARAMETERS, _DURATION, _ROWCOUNT, _TABLE, _IS_TRANSACTION, _LOADER = 1, 2, 6, 7, 8, 9, 10
-
-
-@dataclass
-class Repeat:
-    """One SELECT text as sent again and again within a capture."""
-
-    sql: str
-    count: int
-    first_parameters: Any
-    #: True once a later execution had parameters unlike the first's
-    varied: bool = False
-    loader: str | None = None
-
-
-@dataclass(eq=False)  # identity, not field equality: captures nest and are removed by identity
-class Capture:
-    """The statements emitted while one block ran, bounded at both ends.
-
-    ``head`` keeps the first statements and ``tail`` the last ones; ``count``
-    counts them all, so a block that emits 100,000 statements costs a few
-    dozen references.
-    """
-
-    keep: int = 50
-    head: list[Entry] = field(default_factory=list)
-    tail: deque[Entry] = field(default_factory=deque)
-    count: int = 0
-    tables: dict[str, None] = field(default_factory=dict)  # ordered set
-    #: database time and rows affected by DML, summed over every statement,
-    #: kept or not, as each completes
-    elapsed: float = 0.0
-    rowcount: int = 0
-    #: SELECT texts and how often each was sent, at most REPEAT_KEYS of them
-    repeats: dict[str, Repeat] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.tail = deque(self.tail, maxlen=self.keep)
-
-    def add(self, entry: Entry) -> None:
-        self.count += 1
-        table = entry[_TABLE]
-        if table is not None:
-            self.tables.setdefault(table, None)
-        elif not entry[_IS_TRANSACTION] and entry[_SQL][:6].upper() == "SELECT":
-            self._count_repeat(entry)
-        if len(self.head) < self.keep:
-            self.head.append(entry)
-        else:
-            self.tail.append(entry)  # a bounded deque drops the oldest itself
-
-    def _count_repeat(self, entry: Entry) -> None:
-        # One dict lookup per SELECT; the parameters are compared, not copied.
-        sql, parameters, loader = entry[_SQL], entry[_PARAMETERS], entry[_LOADER]
-        repeat = self.repeats.get(sql)
-        if repeat is None:
-            if len(self.repeats) < REPEAT_KEYS:
-                self.repeats[sql] = Repeat(sql, 1, parameters, loader=loader)
-            return
-        repeat.count += 1
-        if not repeat.varied and parameters != repeat.first_parameters:
-            repeat.varied = True
-        if repeat.loader is None:
-            repeat.loader = loader
-
-    def repeated(self, threshold: int) -> list[Repeat]:
-        """SELECTs sent at least ``threshold`` times with differing parameters (N+1)."""
-        if threshold <= 1:
-            threshold = 2
-        return [r for r in self.repeats.values() if r.count >= threshold and r.varied]
-
-    @property
-    def statements(self) -> list[Statement]:
-        """The kept statements, oldest first."""
-        return [Statement(*entry) for entry in itertools.chain(self.head, self.tail)]
-
-    @property
-    def omitted(self) -> int:
-        """How many statements between head and tail were not kept."""
-        return self.count - len(self.head) - len(self.tail)
-
-
-def _is_parameter_sets(parameters: Any) -> bool:
-    return bool(
-        isinstance(parameters, (list, tuple))
-        and parameters
-        and isinstance(parameters[0], (list, tuple, dict))
-    )
-
-
-def _bounded(parameters: Any, executemany: bool) -> tuple[Any, int]:
-    """A slice of ``parameters`` no longer than PARAMETER_LIMIT, and how much was cut."""
-    if isinstance(parameters, (list, tuple)) and len(parameters) > PARAMETER_LIMIT:
-        return parameters[:PARAMETER_LIMIT], len(parameters) - PARAMETER_LIMIT
-    if not executemany and isinstance(parameters, dict) and len(parameters) > PARAMETER_LIMIT:
-        kept = dict(itertools.islice(parameters.items(), PARAMETER_LIMIT))
-        return kept, len(parameters) - PARAMETER_LIMIT
-    return parameters, 0
-
-
-_DML = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([\w.\"`\[\]]+)", re.I)
-
-
-def dml_table_of(sql: str | None) -> str | None:
-    """The target table named by an INSERT/UPDATE/DELETE statement's text."""
-    match = _DML.match(sql or "")
-    return match.group(1).strip('"`[]') if match else None
-
-
-def _dml_table(compiled: Any) -> str | None:
-    statement = getattr(compiled, "statement", None)
-    if statement is None or not getattr(statement, "is_dml", False):
-        return None
-    table = getattr(statement, "table", None)
-    return getattr(table, "fullname", None) or getattr(table, "name", None)
-
-
-def _execution_facts(context: Any) -> tuple[bool, str | None, str | None]:
-    """Whether an execution is orm_magic's own display, its DML table, its loader."""
-    if context is None:  # a driver-level statement SQLAlchemy sends on its own
-        return False, None, None
-    options = context.execution_options
-    if options.get(DISPLAY_OPTION) or _outside_pool(context):
-        return True, None, None
-    return False, _dml_table(context.compiled), options.get(LOADER_OPTION)
-
-
-def _outside_pool(context: Any) -> bool:
-    """True for the dialect's first-connect check (``select pg_catalog.version()``).
-
-    It runs before the connection joins the pool, on an ad-hoc proxy whose
-    ``info`` raises NotImplementedError, and was never the user's SQL; echo
-    logs it, the old cursor listeners never saw it.
-    """
-    try:
-        pooled = context.root_connection.connection
-    except Exception:  # a closed or invalidated Connection: still the user's
-        return False
-    try:
-        pooled.info  # noqa: B018 -- only whether it can be read
-    except NotImplementedError:
-        return True
-    return False
-
-
-def tag_relationship_load(orm_execute_state: Any) -> None:
-    """``do_orm_execute`` listener: name the relationship a load is for.
-
-    The name travels as an execution option to the dialect's ``do_execute``
-    event, where the statement is recorded; it does not change the SQL.
-    """
-    if not orm_execute_state.is_relationship_load:
-        return
-    path = orm_execute_state.loader_strategy_path
-    prop = getattr(path, "prop", None)
-    parent = getattr(prop, "parent", None)
-    if prop is None or parent is None:
-        return
-    orm_execute_state.update_execution_options(
-        **{LOADER_OPTION: f"{parent.class_.__name__}.{prop.key}"}
-    )
 
 
 class StatementRecorder:
@@ -399,7 +195,7 @@ class StatementRecorder:
         # through the same context once per row on SQLite.
         known = getattr(context, "_orm_magic", None)
         if known is None:
-            known = _execution_facts(context)
+            known = execution_facts(context)
             if context is not None:
                 context._orm_magic = known
         hidden, table, loader = known
@@ -407,11 +203,11 @@ class StatementRecorder:
             return False
         # Only a list of parameter sets is shown as an executemany; SQLite's
         # insertmanyvalues batches come as do_execute with one flat list.
-        many = executemany and _is_parameter_sets(parameters)
+        many = executemany and is_parameter_sets(parameters)
         if not isinstance(parameters, (list, tuple, dict)) or len(parameters) <= PARAMETER_LIMIT:
             params, omitted = parameters, 0  # the common case: nothing to cut
         else:
-            params, omitted = _bounded(parameters, many)
+            params, omitted = bounded(parameters, many)
         t0 = time.perf_counter()
         # Statement's fields, in order (see Entry)
         entry = [next(self._seq), statement, params, many, omitted, self._epoch + t0, None, None,
@@ -421,12 +217,12 @@ class StatementRecorder:
         if cap is not None:
             cap.add(entry)
         (run or self._do_execute)(cursor, statement, parameters, context)  # raises as unrecorded
-        entry[_DURATION] = duration = time.perf_counter() - t0
+        entry[AT_DURATION] = duration = time.perf_counter() - t0
         if cap is not None:
             cap.elapsed += duration
         rowcount = cursor.rowcount
         if rowcount is not None and rowcount > 0:
-            entry[_ROWCOUNT] = rowcount
+            entry[AT_ROWCOUNT] = rowcount
             if cap is not None and table is not None:
                 cap.rowcount += rowcount
         elif table is not None:
@@ -435,7 +231,7 @@ class StatementRecorder:
             # the count is read again at the next event.
             self._unsettled = (entry, cursor, cap)
         elif rowcount == 0:
-            entry[_ROWCOUNT] = 0
+            entry[AT_ROWCOUNT] = 0
         return True
 
     # -- transaction boundaries ----------------------------------------------
@@ -448,7 +244,7 @@ class StatementRecorder:
         rowcount = getattr(cursor, "rowcount", -1)
         if rowcount is None or rowcount < 0:
             return
-        entry[_ROWCOUNT] = rowcount
+        entry[AT_ROWCOUNT] = rowcount
         if cap is not None:
             cap.rowcount += rowcount
 

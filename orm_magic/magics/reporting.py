@@ -19,13 +19,13 @@ from IPython.core.error import UsageError
 from IPython.display import display
 from sqlalchemy.exc import SQLAlchemyError
 
-from .capture import Capture
-from .data import Pending, TableData
-from .errors import describe_error
-from .render import DEFAULT_MAXCHARS
-from .report import CellReport
-from .unitofwork import attach, session_states
-from .workspace import Workspace
+from ..core.errors import describe_error
+from ..core.unitofwork import attach, session_states
+from ..core.workspace import Workspace
+from ..data.statements import Capture
+from ..data.tables import Pending, TableData
+from ..present.report import CellReport
+from ..present.tables import DEFAULT_MAXCHARS
 
 
 @dataclass(frozen=True)

@@ -1,33 +1,22 @@
-"""Pure functions from captured statements and table rows to HTML and text.
+"""Table snapshots and small result tables as text and HTML, values bounded.
 
-The only module that imports pandas, and only when a table is rendered, so
-that ``%load_ext orm_magic`` stays fast. Every value that reaches HTML goes
-through :func:`html.escape` (directly, or through Pygments and pandas, which
-escape too).
+pandas is imported only when a table is rendered, so that ``%load_ext
+orm_magic`` stays fast. Every value that reaches HTML goes through
+:func:`html.escape` (directly, or through pandas, which escapes too).
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
-import functools
 import html
 import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .capture import Statement
-from .unitofwork import DELETED, MODIFIED, NEW, Change
+from ..data.tables import DELETED, MODIFIED, NEW, Change, Frame, TableData
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from .data import TableData
-
-#: Longest statement text shown; the rest is counted.
-SQL_CHARS = 2000
-#: Longest rendering of one statement's parameters.
-PARAMETER_CHARS = 500
 
 #: Characters of one value shown, unless ``OrmMagic.maxchars`` says otherwise.
 DEFAULT_MAXCHARS = 200
@@ -36,86 +25,6 @@ _PLAIN = (int, float, decimal.Decimal, datetime.date, datetime.time, datetime.ti
 
 #: Classes that MathJax 2 and 3 skip, so that ``$x$`` in a value stays text.
 NO_MATH = "tex2jax_ignore mathjax_ignore"
-
-
-def clock(timestamp: float) -> str:
-    """``HH:MM:SS.mmm`` of a ``time.time()`` value, local time."""
-    moment = datetime.datetime.fromtimestamp(timestamp)
-    return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
-
-
-def shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]} … ({len(text) - limit:,} characters more)"
-
-
-def statement_sql(statement: Statement) -> str:
-    """The statement text as shown: stripped and bounded."""
-    return shorten(statement.sql.strip(), SQL_CHARS)
-
-
-def parameters_text(statement: Statement) -> str | None:
-    """The parameters as ``echo=True`` shows them (repr), or None when there are none."""
-    params = statement.parameters
-    if statement.is_transaction or params is None:
-        return None
-    if not statement.executemany and not statement.parameters_omitted and params in ((), {}, []):
-        return None
-    text = repr(params)
-    if statement.parameters_omitted:
-        what = "parameter sets" if statement.executemany else "values"
-        text += f" … and {statement.parameters_omitted:,} more {what}"
-    return shorten(text, PARAMETER_CHARS)
-
-
-#: SQL token colours from the notebook's theme: JupyterLab's editor variables, so
-#: SQL reads like the code cell above it in light and dark themes. The fallbacks
-#: (VS Code, Colab) are mid-tones readable on a light and on a dark background;
-#: a Pygments style's fixed colours are not (dark blue strings on black).
-SQL_STYLES = (
-    ("Keyword", "color:var(--jp-mirror-editor-keyword-color, #2f9e44);font-weight:bold"),
-    ("Name.Builtin", "color:var(--jp-mirror-editor-builtin-color, #2f9e44)"),
-    ("Literal.String", "color:var(--jp-mirror-editor-string-color, #d9534f)"),
-    ("Literal.Number", "color:var(--jp-mirror-editor-number-color, #2f9e44)"),
-    ("Operator", "color:var(--jp-mirror-editor-operator-color, #a45ee5)"),
-    ("Comment", "color:var(--jp-mirror-editor-comment-color, #6a8a8a);font-style:italic"),
-)
-
-
-def sql_html(sql: str) -> str:
-    """``sql`` highlighted with Pygments' lexer as escaped HTML with inline styles."""
-    from pygments.lexers import SqlLexer
-    from pygments.token import string_to_tokentype
-
-    styles = [(string_to_tokentype(name), style) for name, style in SQL_STYLES]
-    parts = []
-    for token, value in SqlLexer().get_tokens(sql):
-        text = html.escape(value)
-        style = next((s for kind, s in styles if token in kind), None)
-        parts.append(f'<span style="{style}">{text}</span>' if style and value.strip() else text)
-    return "".join(parts).rstrip("\n")
-
-
-def statement_html(statement: Statement) -> str:
-    sql = statement_sql(statement)
-    parts = [
-        f'<span style="opacity:.6;font-size:smaller">{html.escape(clock(statement.started))}'
-        "</span> ",
-        sql_html(sql) if not statement.is_transaction else f"<i>{html.escape(sql)}</i>",
-    ]
-    params = parameters_text(statement)
-    if params is not None:
-        parts.append(f'\n<span style="opacity:.75">  {html.escape(params)}</span>')
-    return "".join(parts)
-
-
-def statement_text(statement: Statement) -> str:
-    lines = [statement_sql(statement)]
-    params = parameters_text(statement)
-    if params is not None:
-        lines.append(f"  {params}")
-    return "\n".join(lines)
 
 
 def table_frame(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> pd.DataFrame:
@@ -276,16 +185,6 @@ def table_text(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> str:
     return f"{header}\n" + "\n".join("   " + line for line in body.splitlines())
 
 
-@dataclass
-class Frame:
-    """A small table for an inspection view: caption, columns, rows, a note."""
-
-    caption: str
-    columns: list[str]
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    note: str = ""  # e.g. "first 10 of 25"
-
-
 def frame_html(frame: Frame, maxchars: int = DEFAULT_MAXCHARS) -> str:
     """``frame`` as an escaped HTML table under its caption, values bounded."""
     import pandas as pd
@@ -311,43 +210,3 @@ def frame_text(frame: Frame, maxchars: int = DEFAULT_MAXCHARS) -> str:
     table = pd.DataFrame.from_records(rows, columns=frame.columns)
     body = table.to_string(index=False, na_rep="NULL")
     return f"{header}\n" + "\n".join("   " + line for line in body.splitlines())
-
-
-def log_frame(statements: list[Statement]) -> pd.DataFrame:
-    """The SQL log as a DataFrame, one row per statement, oldest first."""
-    records = [
-        {
-            "seq": s.seq,
-            "time": clock(s.started),
-            "statement": s.sql.strip(),
-            "parameters": s.parameters,
-            "executemany": s.executemany,
-            "duration_ms": None if s.duration is None else round(s.duration * 1000, 3),
-            "rowcount": s.rowcount,
-        }
-        for s in statements
-    ]
-    columns = ["seq", "time", "statement", "parameters", "executemany", "duration_ms", "rowcount"]
-    frame = _log_frame_class().from_records(records, columns=columns)
-    # nullable dtypes: a BEGIN has no duration or rowcount, which reads <NA>, not NaN
-    return frame.astype({"duration_ms": "Float64", "rowcount": "Int64"})
-
-
-@functools.cache
-def _log_frame_class() -> type[pd.DataFrame]:
-    """A DataFrame whose HTML MathJax leaves alone (``$1``, ``$x$`` in SQL or values).
-
-    Defined on first use, so that pandas is imported only then.
-    """
-    import pandas as pd
-
-    class SqlLog(pd.DataFrame):
-        @property
-        def _constructor(self) -> type[pd.DataFrame]:
-            return SqlLog
-
-        def _repr_html_(self) -> str | None:
-            inner = super()._repr_html_()
-            return None if inner is None else f'<div class="{NO_MATH}">{inner}</div>'
-
-    return SqlLog

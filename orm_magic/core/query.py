@@ -23,9 +23,8 @@ from sqlalchemy.orm import Mapper, Query, Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.selectable import CompoundSelect
 
-from . import render
+from ..data.tables import NOT_LOADED, Frame
 from .inspection import is_mapped_instance, value_text
-from .unitofwork import NOT_LOADED
 
 
 class QueryError(Exception):
@@ -37,7 +36,7 @@ class QueryResult:
     """What a query returned, and the table that shows the first rows of it."""
 
     value: list[Any]  # every ORM object, or every row
-    frame: render.Frame
+    frame: Frame
 
 
 def _single_entity(descriptions: Sequence[Mapping[str, Any]]) -> type | None:
@@ -103,7 +102,7 @@ def execute(
     return items, _single_entity(descriptions), names
 
 
-def objects_frame(entity: type, objects: list[Any]) -> render.Frame:
+def objects_frame(entity: type, objects: list[Any]) -> Frame:
     """Objects as a table of their column attributes, read from memory."""
     mapper: Mapper[Any] = inspect(entity)
     keys = [attr.key for attr in mapper.column_attrs]
@@ -111,7 +110,7 @@ def objects_frame(entity: type, objects: list[Any]) -> render.Frame:
     for obj in objects:
         values = inspect(obj).dict  # loaded values only: never a SELECT
         rows.append(tuple(values.get(key, NOT_LOADED) for key in keys))
-    return render.Frame(entity.__name__, keys, rows)
+    return Frame(entity.__name__, keys, rows)
 
 
 def column_names(names: list[str], width: int) -> list[str]:
@@ -127,11 +126,11 @@ def column_names(names: list[str], width: int) -> list[str]:
     return headings
 
 
-def rows_frame(rows: list[Any], names: list[str]) -> render.Frame:
+def rows_frame(rows: list[Any], names: list[str]) -> Frame:
     """Rows as a table; an ORM object in a row is shown by its label."""
     width = len(rows[0]) if rows else len(names)
     body = [tuple(value_text(v) if is_mapped_instance(v) else v for v in row) for row in rows]
-    return render.Frame("rows", column_names(names, width), body)
+    return Frame("rows", column_names(names, width), body)
 
 
 def run_query(session: Session, query: Any, shown: int, maxitems: int) -> QueryResult:

@@ -24,10 +24,11 @@ from contextlib import contextmanager
 from sqlalchemy import Table, func, literal, select, text
 from sqlalchemy.engine import Connection, Engine
 
-from .capture import DISPLAY_OPTION, StatementRecorder
-from .data import TableData
+from ..data.tables import TableData
+from .capture import StatementRecorder
 from .dbapi import PQTRANS_INERROR, in_transaction, transaction_status
 from .errors import first_line
+from .executions import DISPLAY_OPTION
 from .urls import mask_secrets
 
 _MARKED = {DISPLAY_OPTION: True}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .capture import dml_table_of
+from ..data.text import shorten
+from .executions import dml_table_of
 
 #: Longest rendering of the offending values in an error line.
 VALUES_CHARS = 200
@@ -21,9 +22,6 @@ def describe_error(exc: BaseException) -> str:
     text += f": {first_line(exc)}"
     params = getattr(exc, "params", None)
     if params:
-        # imported here: render imports the workspace modules, which import this one
-        from .render import shorten
-
         text += f"; values {shorten(repr(params), VALUES_CHARS)}"
     return text
 

@@ -19,156 +19,28 @@ the database and the session as they were.
 
 from __future__ import annotations
 
-import ast
-import re
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy
-import sqlalchemy.exc
 from sqlalchemy import MetaData, Table, inspect
 from sqlalchemy import orm as sa_orm
 from sqlalchemy.schema import sort_tables
 
 from . import migrate
 from .engine import new_base
-from .errors import WorkspaceError, describe_error, first_line
+from .errors import WorkspaceError
+from .model_cells import Execute, ModelBook, ModelCell, fill_vocabulary, is_mapped_class
+from .model_failures import ModelCellFailed
+from .registries import (
+    ForeignTables,
+    Mapping,
+    configure_registries,
+    forget,
+    registry_of,
+    restore_namespace,
+)
 from .workspace import Workspace
-
-#: Names a model cell may use without importing them. Filled into the user
-#: namespace only where the user has not defined the name.
-VOCABULARY_NAMES = {
-    "Column": sqlalchemy,
-    "Integer": sqlalchemy,
-    "String": sqlalchemy,
-    "Text": sqlalchemy,
-    "Float": sqlalchemy,
-    "Numeric": sqlalchemy,
-    "Boolean": sqlalchemy,
-    "Date": sqlalchemy,
-    "DateTime": sqlalchemy,
-    "ForeignKey": sqlalchemy,
-    "Table": sqlalchemy,
-    "select": sqlalchemy,
-    "relationship": sa_orm,
-    "Mapped": sa_orm,
-    "mapped_column": sa_orm,
-}
-
-Execute = Callable[[str], None]
-
-#: The attribute of the OrmMagic instance that holds its :class:`ExecutingCell`.
-EXECUTING_ATTRIBUTE = "executing_cell"
-
-
-def fill_vocabulary(namespace: MutableMapping[str, Any]) -> list[str]:
-    """Put the ORM vocabulary into ``namespace`` where a name is free; return those names."""
-    added = []
-    for name, module in VOCABULARY_NAMES.items():
-        if name not in namespace:
-            namespace[name] = getattr(module, name)
-            added.append(name)
-    return added
-
-
-def is_mapped_class(value: Any) -> bool:
-    return isinstance(value, type) and isinstance(inspect(value, raiseerr=False), sa_orm.Mapper)
-
-
-def class_names(source: str) -> frozenset[str]:
-    """Names of the classes a cell defines at top level (raises SyntaxError)."""
-    tree = ast.parse(source)
-    return frozenset(node.name for node in tree.body if isinstance(node, ast.ClassDef))
-
-
-def table_names(source: str) -> frozenset[str]:
-    """Table names a cell spells out: ``__tablename__ = 'x'`` and ``Table('x', ...)``."""
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        value: ast.expr | None = None
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(getattr(t, "id", None) == "__tablename__" for t in targets):
-                value = node.value
-        elif (
-            isinstance(node, ast.Call)
-            and node.args
-            and "Table"
-            in (
-                getattr(node.func, "id", None),
-                getattr(node.func, "attr", None),
-            )
-        ):
-            value = node.args[0]
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            found.add(value.value)
-    return frozenset(found)
-
-
-class ExecutingCell:
-    """The id Jupyter sent with the cell that is running, from ``pre_run_cell``.
-
-    IPython hands ``pre_run_cell`` callbacks an ``ExecutionInfo`` whose
-    ``cell_id`` is the notebook cell's id (None in a terminal, and absent
-    before IPython 8). The id counts for a ``%%model`` cell only when that
-    cell is the one running, not code that calls the magic itself.
-    """
-
-    def __init__(self) -> None:
-        self.cell_id: str | None = None
-        self.raw_cell = ""
-
-    def started(self, info: Any = None, *args: Any) -> None:
-        self.cell_id = getattr(info, "cell_id", None) or None
-        self.raw_cell = getattr(info, "raw_cell", "") or ""
-
-    def id_of(self, line: str, cell: str) -> str | None:
-        """The running cell's id if it is the ``%%model`` cell with this body."""
-        raw = self.raw_cell.lstrip()
-        if self.cell_id and raw.startswith(f"%%model{line}".rstrip()) and cell.strip() in raw:
-            return self.cell_id
-        return None
-
-
-@dataclass
-class ModelCell:
-    source: str
-    names: frozenset[str]  # classes it defines
-    tables: frozenset[str]  # table names it spells out
-    cell_id: str | None = None
-
-    @classmethod
-    def parse(cls, source: str, cell_id: str | None = None) -> ModelCell:
-        """The cell of ``source`` (raises SyntaxError)."""
-        return cls(source, class_names(source), table_names(source), cell_id)
-
-
-@dataclass
-class ModelBook:
-    """The source of every model cell that ran, in order."""
-
-    cells: list[ModelCell] = field(default_factory=list)
-
-    def with_cell(self, new: ModelCell) -> tuple[list[ModelCell], list[ModelCell]]:
-        """The cells as they would be with ``new`` run, and the earlier cells it replaces.
-
-        It replaces the earlier version of itself (the same cell id) and the
-        cells that define any of its classes or tables, at the first one's place.
-        """
-        out: list[ModelCell] = []
-        replaced: list[ModelCell] = []
-        for cell in self.cells:
-            same = new.cell_id is not None and cell.cell_id == new.cell_id
-            if same or cell.names & new.names or cell.tables & new.tables:
-                if not replaced:
-                    out.append(new)
-                replaced.append(cell)
-            else:
-                out.append(cell)
-        if not replaced:
-            out.append(new)
-        return out, replaced
 
 
 @dataclass
@@ -180,106 +52,6 @@ class ModelRun:
     rebuilt: bool = False
     notes: list[str] = field(default_factory=list)
     changes: list[migrate.TableChange] = field(default_factory=list)
-
-
-class ModelCellFailed(Exception):
-    """A ``%%model`` cell failed and changed nothing, except, where the
-    session's work could not be kept, ``discarded`` (in words; "" if nothing)."""
-
-    def __init__(self, error: BaseException, discarded: str = "") -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.discarded = discarded
-
-
-_UNRESOLVED = re.compile(r"expression '([^']+)' failed to locate a name")
-
-
-def _configure(registries: Iterable[sa_orm.registry]) -> str | None:
-    """Configure ``registries`` now, so that a broken relationship fails in its cell.
-
-    Returns None when all is configured, or a note when a relationship names
-    a class that no cell has defined yet (defined later, it will resolve).
-    SQLAlchemy remembers a failed configuration, so after that note the
-    registry must be mapped afresh before it is used.
-    """
-    try:
-        for registry in registries:
-            registry.configure(cascade=True)
-    except sqlalchemy.exc.InvalidRequestError as exc:
-        match = _UNRESOLVED.search(str(exc))
-        if match is None:
-            raise
-        return f"{match.group(1)!r} is not defined yet; its relationships resolve once it is"
-    return None
-
-
-def _restore(namespace: MutableMapping[str, Any], snapshot: dict[str, Any]) -> None:
-    namespace.clear()
-    namespace.update(snapshot)
-
-
-def _forget(classes: Iterable[type]) -> None:
-    """Unmap classes one by one from a registry that lives on (a user's own base).
-
-    SQLAlchemy disposes whole registries only; this does for each class what
-    ``registry.dispose()`` does for all (sqlalchemy.orm.mapper._dispose_registries).
-    """
-    for cls in classes:
-        mapper: Any = inspect(cls, raiseerr=False)
-        if not isinstance(mapper, sa_orm.Mapper):
-            continue
-        registry, manager = mapper.registry, mapper.class_manager
-        registry._managers.pop(manager, None)
-        registry._dispose_manager_and_mapper(manager)
-
-
-@dataclass
-class Mapping:
-    """Model cells mapped on a fresh ``Base``: what each cell mapped and defined."""
-
-    base: Any
-    classes: list[list[type]] = field(default_factory=list)  # per cell
-    tables: list[list[Table]] = field(default_factory=list)  # per cell
-    note: str | None = None
-
-    def all_classes(self) -> list[type]:
-        return [cls for group in self.classes for cls in group]
-
-    def foreign_classes(self) -> list[type]:
-        """The classes mapped on a user's own bases rather than on ``base``."""
-        return [c for c in self.all_classes() if _registry_of(c) is not self.base.registry]
-
-    def dispose(self) -> None:
-        """Unmap everything this mapped, its tables on a user's own MetaData included."""
-        foreign = self.foreign_classes()
-        for cls in foreign:
-            table = getattr(cls, "__table__", None)
-            if isinstance(table, Table) and table.metadata.tables.get(table.key) is table:
-                table.metadata.remove(table)
-        _forget(foreign)
-        self.base.registry.dispose()
-
-
-def _registry_of(cls: type) -> Any:
-    # read from the class, as declarative set it: it outlives the mapper's disposal
-    return getattr(cls, "registry", None)
-
-
-class ForeignTables:
-    """Tables of models on a user's own bases, taken off their MetaData while
-    the cells that define them run again, and put back if they are kept."""
-
-    def __init__(self, tables: Iterable[Table]) -> None:
-        self.tables = list(tables)
-        for table in self.tables:
-            table.metadata.remove(table)
-
-    def put_back(self) -> None:
-        """Put the tables back (after the mapping that replaced them was disposed)."""
-        for table in self.tables:
-            if table.key not in table.metadata.tables:
-                table.metadata._add_table(table.name, table.schema, table)
 
 
 class ModelRunner:
@@ -314,13 +86,13 @@ class ModelRunner:
             fill_vocabulary(namespace)
             trial = self._map(cells, namespace, execute, configure=True)
         except BaseException as exc:
-            _restore(namespace, snapshot)
+            restore_namespace(namespace, snapshot)
             foreign.put_back()
             raise ModelCellFailed(exc) from exc
         index = cells.index(cell)
         if not (trial.classes[index] or trial.tables[index]):
             trial.dispose()
-            _restore(namespace, snapshot)
+            restore_namespace(namespace, snapshot)
             foreign.put_back()
             raise ModelCellFailed(
                 WorkspaceError(
@@ -338,7 +110,7 @@ class ModelRunner:
             try:
                 trial = self._map(cells, namespace, execute, configure=True)
             except BaseException as exc:
-                _restore(namespace, snapshot)
+                restore_namespace(namespace, snapshot)
                 foreign.put_back()
                 raise ModelCellFailed(exc) from exc
         run = self._replace(
@@ -370,7 +142,7 @@ class ModelRunner:
                 registries: set[sa_orm.registry] = {
                     inspect(c).registry for c in mapping.all_classes()
                 }
-                mapping.note = _configure([mapping.base.registry, *registries])
+                mapping.note = configure_registries([mapping.base.registry, *registries])
         except BaseException:
             mapping.dispose()
             raise
@@ -398,21 +170,21 @@ class ModelRunner:
             changes = self._apply_tables({}, trial.tables[index], drop=False)
         except BaseException as exc:
             trial.dispose()
-            _restore(namespace, snapshot)
+            restore_namespace(namespace, snapshot)
             foreign.put_back()
             raise ModelCellFailed(exc) from exc
         trial.dispose()
         foreign.put_back()
-        _restore(namespace, snapshot)
+        restore_namespace(namespace, snapshot)
         fill_vocabulary(namespace)
         try:
             classes, tables = _run_one(cell, ws.Base.metadata, namespace, execute)
             if trial.note is None:
-                _configure({ws.Base.registry, *(inspect(c).registry for c in classes)})
+                configure_registries({ws.Base.registry, *(inspect(c).registry for c in classes)})
         except Exception:
             # the trial mapped and configured this; the live registry cannot
             # (a relationship of an earlier cell failed there)
-            _restore(namespace, snapshot)
+            restore_namespace(namespace, snapshot)
             fill_vocabulary(namespace)
             return None
         ws.register(classes)
@@ -443,7 +215,7 @@ class ModelRunner:
             run.changes = self._apply_tables(old_tables, trial.tables[index], drop)
         except BaseException as exc:
             trial.dispose()
-            _restore(namespace, snapshot)
+            restore_namespace(namespace, snapshot)
             foreign.put_back()
             raise ModelCellFailed(exc, discarded) from exc
         discarded = "; ".join(p for p in (discarded, ws.discard_session_changes()) if p)
@@ -454,12 +226,12 @@ class ModelRunner:
             # again, unconfigured (it resolves once the missing class exists)
             run.notes.append(trial.note)
             trial.dispose()
-            _restore(namespace, snapshot)
+            restore_namespace(namespace, snapshot)
             fill_vocabulary(namespace)
             trial = self._map(cells, namespace, execute, configure=False)
             run.classes = list(trial.classes[index])
         old_base = ws.Base
-        _forget(c for c in ws.models.values() if _registry_of(c) is not old_base.registry)
+        forget(c for c in ws.models.values() if registry_of(c) is not old_base.registry)
         ws.Base, ws.models = trial.base, {}
         ws.register(trial.all_classes())
         old_base.registry.dispose()
@@ -537,22 +309,3 @@ def _run_one(
         if table not in tables:
             tables.append(table)
     return classes, tables
-
-
-def describe_failure(failed: ModelCellFailed) -> str:
-    """The one line a failed cell shows: why, that nothing changed, and any loss."""
-    exc = failed.error
-    if isinstance(exc, SyntaxError):
-        message = f"%%model: syntax error on line {exc.lineno}: {exc.msg}"
-    elif isinstance(exc, WorkspaceError):
-        message = f"%%model: {exc}"
-    elif isinstance(exc, sqlalchemy.exc.StatementError):
-        message = f"%%model: {describe_error(exc)}; the earlier models and tables are unchanged"
-    else:
-        message = (
-            f"%%model: the cell raised {type(exc).__name__}: {first_line(exc)}; "
-            "the earlier models are unchanged"
-        )
-    if failed.discarded:
-        message += f"; the session's work was discarded: {failed.discarded}"
-    return message

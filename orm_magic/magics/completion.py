@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import Any
 
-from .instances import is_mapped_instance
+from ..core.instances import is_mapped_instance
 
 #: Magics whose argument is a model name, and those whose argument is an instance.
 MODEL_MAGICS = ("orm_show", "orm_diagram")
