@@ -36,3 +36,37 @@ def test_a_commit_on_the_shared_connection_then_a_rollback_as_plain_sqlalchemy()
     expected = interleave(plain)
     assert expected == [(1, "bob"), (2, "cy")]
     assert interleave(ours) == expected
+
+
+def test_a_transaction_that_only_read_does_not_lock_out_another_commit(tmp_path):
+    # plain pysqlite sends no BEGIN before a SELECT; the documented fix's early
+    # BEGIN would hold the read lock and fail the other connection's COMMIT
+    url = f"sqlite:///{tmp_path / 'locks.db'}?timeout=0"
+    for engine in (create_engine(url), make_engine(url)):
+        with engine.begin() as setup:
+            setup.execute(text("DROP TABLE IF EXISTS t"))
+            setup.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        reader = engine.connect()
+        reader.execute(text("SELECT * FROM t")).all()
+        with engine.connect() as writer:
+            writer.execute(text("INSERT INTO t VALUES (1)"))
+            writer.commit()
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1
+        reader.close()
+        engine.dispose()
+
+
+def test_savepoints_and_ddl_are_transactional_as_the_documented_fix_makes_them():
+    engine = make_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        conn.rollback()  # DDL inside the transaction: rolled back with it
+        assert conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        conn.commit()
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        savepoint = conn.begin_nested()
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        savepoint.rollback()
+        conn.commit()
+        assert conn.execute(text("SELECT id FROM t")).scalars().all() == [1]

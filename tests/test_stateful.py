@@ -1,164 +1,289 @@
-"""Random sequences of session operations never lose a committed row.
+"""Random notebooks with two actors leave the rows plain SQLAlchemy leaves.
 
-A Hypothesis state machine drives the magics of a real InteractiveShell and
-keeps a plain Python model of what must be committed. Duplicate keys are
-generated on purpose: they doom the next flush, which must then fail, roll
-back, and leave every committed row and a usable workspace behind.
+A Hypothesis state machine types cells into a real InteractiveShell with
+orm_magic loaded, through ``shell.run_cell`` so that orm_magic's display
+runs below every cell as in a notebook. The cells mix the magics on the
+workspace session (duplicate keys on purpose, dooming the next flush) with a
+second actor: the user's own ``other = Session(engine)``, ``engine.connect()``
+blocks and ``with Session(engine) as s, s.begin():``, all on the workspace's
+engine, and with displays (``%orm_show``, ``%orm_session``, ``%orm_query``,
+``%orm_log``).
+
+Every step is replayed on a plain engine with plain SQLAlchemy
+(tests/replay.py), on a database of its own of the same kind. After every
+step both must agree: the step raised the same error (or none), the
+committed rows are equal, and both sessions are in the same transaction
+state. It runs on in-memory SQLite, file SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from IPython.core.error import UsageError
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-MODEL = """
-class User(Base):
-    __tablename__ = 'users'
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    name: Mapped[str]
-"""
+from .replay import (
+    MODEL,
+    Databases,
+    FileDatabases,
+    MemoryDatabases,
+    PlainNotebook,
+    PostgresDatabases,
+    error_name,
+    transaction_state,
+)
 
 NAMES = st.sampled_from(["ann", "bob", "cy", "<b>d</b>", "$e$"])
 
+#: Cells that only show something; the plain notebook's equivalent.
+DISPLAYS = {
+    "%orm_show User": "pass",
+    "%orm_session": "pass",
+    "%orm_query select(User)": "Out.append(magics.query(select(User)))",
+    "%orm_log -n 3": "pass",
+}
 
-class SessionMachine(RuleBasedStateMachine):
+SETUP = """\
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+other = Session(engine)
+"""
+
+
+class NotebookMachine(RuleBasedStateMachine):
+    """One notebook with orm_magic, and its plain replay, step by step.
+
+    A subclass per kind of database sets :attr:`databases`.
+    """
+
+    databases: Databases
+
     def __init__(self) -> None:
         super().__init__()
-        self.shell = InteractiveShell.instance()
-        self.shell.reset(new_session=False)
+        self.url, plain_url = self.databases.fresh()
+        self.plain = PlainNotebook(self.databases.plain_engine(plain_url))
+        self.plain_url = plain_url
+        self.shell = InteractiveShell.instance()  # emptied by the last teardown
+        os.environ["ORM_MAGIC_URL"] = self.url  # the test's monkeypatch restores it
         self.shell.run_line_magic("load_ext", "orm_magic")
-        self.magic("model", MODEL, cell=True)
+        self.story: list[str] = []
+        for setup in (f"%%model\n{MODEL}", SETUP):
+            failed = self.run_cell(setup)
+            if failed:  # Hypothesis tears down only a machine that was made
+                self.teardown()
+                raise AssertionError(f"the setup cell raised {failed}:\n{setup}")
         self.ids = itertools.count(1)
-        self.committed: dict[int, str] = {}
-        self.adds: dict[int, str] = {}
-        self.updates: dict[int, str] = {}
-        self.deletes: set[int] = set()
-        self.doomed = False  # a duplicate key is pending: the next flush must fail
+        self.issued: list[int] = []
 
     def teardown(self) -> None:
+        other = self.shell.user_ns.get("other")
+        if other is not None:
+            other.close()
         self.shell.run_line_magic("unload_ext", "orm_magic")
         self.shell.reset(new_session=False)
+        self.plain.close()
 
-    def magic(self, name: str, line: str = "", cell: bool = False) -> bool:
-        """Run a magic; True if it worked, False if it refused with a UsageError."""
+    # -- running a step on both sides --------------------------------------------------------
+    def run_cell(self, cell: str) -> str | None:
+        """Run a cell as a notebook does; the type name of its error, or None."""
         with capture_output():
-            try:
-                if cell:
-                    self.shell.run_cell_magic(name, "", line)
-                else:
-                    self.shell.run_line_magic(name, line)
-            except UsageError:
-                return False
-        return True
+            result = self.shell.run_cell(cell, store_history=True)
+        return error_name(result.error_before_exec or result.error_in_exec)
 
-    def forget_session(self) -> None:
-        self.adds.clear()
-        self.updates.clear()
-        self.deletes.clear()
-        self.doomed = False
+    def step(self, cell: str, plain: str | None = None) -> None:
+        """Run ``cell`` in the notebook and ``plain`` (default: the same code) in the replay."""
+        ours = self.run_cell(cell)
+        theirs = self.plain.run(cell if plain is None else plain)
+        self.story.append(f"{cell}  # orm_magic: {ours or 'ok'}, plain: {theirs or 'ok'}")
+        assert ours == theirs, self.told(f"the last step raised {ours}, plain SQLAlchemy {theirs}")
 
-    def flushing(self, ok: bool) -> None:
-        """A step that flushes worked exactly when no duplicate was pending."""
-        assert ok is not self.doomed, "a flush failed or succeeded against the model"
-        if not ok:
-            self.forget_session()
+    def told(self, what: str) -> str:
+        steps = "\n".join(f"[{n}] {line}" for n, line in enumerate(self.story, 1))
+        return f"{what} ({self.databases.kind})\n{steps}"
 
-    def alive(self) -> set[int]:
-        return (set(self.committed) | set(self.adds)) - self.deletes
+    def pick_id(self, data: st.DataObject) -> int:
+        """A new id, or one used before (a duplicate key if it was written)."""
+        old = st.sampled_from(self.issued) if self.issued else st.nothing()
+        chosen = data.draw(st.none() | old)
+        if chosen is None:
+            chosen = next(self.ids)
+            self.issued.append(chosen)
+        return chosen
 
-    # -- rules ----------------------------------------------------------------------------
-    @rule(name=NAMES)
-    def add_new(self, name: str) -> None:
-        new_id = next(self.ids)
-        assert self.magic("orm_add", f"User(id={new_id}, name={name!r})")
-        self.adds[new_id] = name
+    # -- the workspace session, through magics -------------------------------------------------
+    @rule(data=st.data(), name=NAMES, flush=st.booleans())
+    def add(self, data: st.DataObject, name: str, flush: bool) -> None:
+        new = f"User(id={self.pick_id(data)}, name={name!r})"
+        self.step(f"%orm_add {new}" + " --flush" * flush, f"magics.add({new}, flush={flush})")
 
-    @precondition(lambda self: self.committed or self.adds)
-    @rule(data=st.data())
-    def add_duplicate(self, data: st.DataObject) -> None:
-        choices = sorted((set(self.committed) - self.deletes) | set(self.adds))
-        if not choices:
-            return
-        dup = data.draw(st.sampled_from(choices))
-        assert self.magic("orm_add", f"User(id={dup}, name='dup')")
-        self.doomed = True
-
-    @precondition(lambda self: self.committed)
+    @precondition(lambda self: self.issued)
     @rule(data=st.data(), name=NAMES)
-    def merge_existing(self, data: st.DataObject, name: str) -> None:
-        target = data.draw(st.sampled_from(sorted(self.committed)))
-        if target in self.deletes:
-            return
-        ok = self.magic("orm_merge", f"User(id={target}, name={name!r})")
-        self.flushing(ok)  # merge autoflushes before it loads
-        if ok:
-            self.updates[target] = name
+    def merge(self, data: st.DataObject, name: str) -> None:
+        given = f"User(id={data.draw(st.sampled_from(self.issued))}, name={name!r})"
+        # the merged instance lands in Out, which keeps it alive: so does the replay
+        self.step(f"%orm_merge {given}", f"Out.append(magics.merge({given}))")
 
-    @precondition(lambda self: self.committed)
+    @precondition(lambda self: self.issued)
     @rule(data=st.data())
-    def delete_existing(self, data: st.DataObject) -> None:
-        target = data.draw(st.sampled_from(sorted(self.committed)))
-        if target in self.deletes or target in self.adds:
-            return
-        ok = self.magic("orm_delete", f"session.get(User, {target})")
-        if not ok:  # session.get may autoflush; only a doomed flush may fail
-            assert self.doomed
-            self.forget_session()
-            return
-        self.deletes.add(target)
-        self.updates.pop(target, None)
+    def delete(self, data: st.DataObject) -> None:
+        found = f"session.get(User, {data.draw(st.sampled_from(self.issued))})"
+        self.step(f"%orm_delete {found}", f"magics.delete(lambda: {found})")
 
     @rule()
     def flush(self) -> None:
-        self.flushing(self.magic("orm_flush"))
+        self.step("%orm_flush", "magics.flush()")
 
     @rule()
     def commit(self) -> None:
-        ok = self.magic("orm_commit")
-        self.flushing(ok)
-        if ok:
-            self.committed.update(self.updates)
-            self.committed.update(self.adds)
-            for gone in self.deletes:
-                self.committed.pop(gone, None)
-            self.forget_session()
+        self.step("%orm_commit", "magics.commit()")
 
     @rule()
     def rollback(self) -> None:
-        assert self.magic("orm_rollback")
-        self.forget_session()
+        self.step("%orm_rollback", "magics.rollback()")
 
+    # A redefinition maps a new User class; objects of the old one that the
+    # user's own session still holds have no plain counterpart.
+    @precondition(lambda self: not self.plain.other.new and not self.plain.other.identity_map)
     @rule()
     def rerun_model(self) -> None:
-        assert self.magic("model", MODEL, cell=True)
-        self.forget_session()  # a redefinition resets the session, flushing nothing
+        self.step(f"%%model\n{MODEL}", "magics.model(engine)")
 
-    # -- what must always hold ------------------------------------------------------------
+    # -- the second actor: the user's own sessions and connections --------------------------------
+    @rule(data=st.data(), name=NAMES)
+    def other_add(self, data: st.DataObject, name: str) -> None:
+        self.step(f"other.add(User(id={self.pick_id(data)}, name={name!r}))")
+
+    @rule()
+    def other_flush(self) -> None:
+        self.step("other.flush()")
+
+    @rule()
+    def other_commit(self) -> None:
+        self.step("other.commit()")
+
+    @rule()
+    def other_rollback(self) -> None:
+        self.step("other.rollback()")
+
+    @rule(data=st.data(), name=NAMES, commit=st.booleans())
+    def connection_insert(self, data: st.DataObject, name: str, commit: bool) -> None:
+        values = f"id={self.pick_id(data)}, name={name!r}"
+        self.step(
+            "with engine.connect() as conn:\n"
+            f"    conn.execute(insert(User.__table__).values({values}))\n"
+            + "    conn.commit()\n"
+            * commit
+        )
+
+    @rule()
+    def connection_read(self) -> None:
+        self.step(
+            "with engine.connect() as conn:\n"
+            "    rows = conn.execute(select(User.__table__)).all()\n"
+        )
+
+    @rule(data=st.data(), name=NAMES)
+    def session_block(self, data: st.DataObject, name: str) -> None:
+        self.step(
+            "with Session(engine) as s, s.begin():\n"
+            f"    s.add(User(id={self.pick_id(data)}, name={name!r}))\n"
+        )
+
+    # -- displays ------------------------------------------------------------------------------
+    @rule(cell=st.sampled_from(sorted(DISPLAYS)))
+    def display(self, cell: str) -> None:
+        self.step(cell, DISPLAYS[cell])
+
+    # -- what must hold after every step ----------------------------------------------------------
     @invariant()
-    def committed_rows_are_in_the_database(self) -> None:
-        session = self.shell.user_ns["session"]
-        if session.in_transaction() and (self.adds or self.updates or self.deletes):
-            return  # uncommitted work is visible on the shared in-memory connection
-        with self.shell.user_ns["engine"].connect() as conn:
-            rows = dict(tuple(r) for r in conn.exec_driver_sql("SELECT id, name FROM users"))
-        if not session.in_transaction():
-            assert rows == self.committed
+    def committed_rows_agree(self) -> None:
+        ours = self.databases.committed(self.shell.user_ns["engine"], self.url)
+        theirs = self.databases.committed(self.plain.engine, self.plain_url)
+        assert ours == theirs, self.told(f"rows: orm_magic {ours}, plain SQLAlchemy {theirs}")
 
     @invariant()
-    def workspace_is_usable(self) -> None:
-        assert self.magic("orm_show", "User")
+    def transactions_agree(self) -> None:
+        ns = self.shell.user_ns
+        ours = transaction_state(ns["session"]), transaction_state(ns["other"])
+        theirs = transaction_state(self.plain.session), transaction_state(self.plain.other)
+        assert ours == theirs, self.told(
+            f"transactions of (session, other): orm_magic {ours}, plain SQLAlchemy {theirs}"
+        )
 
 
-SessionMachine.TestCase.settings = settings(
+@contextmanager
+def quick_shell(shell: InteractiveShell) -> Iterator[None]:
+    """The shell, empty, made cheaper to run hundreds of cells in; restored afterwards.
+
+    Each of these costs more than a whole step: IPython's formatting of a
+    traceback (~1 s; one line with ``%xmode Minimal``), the history thread's
+    write of every input (~15 ms; inputs are kept in memory until the end),
+    and the ``gc.collect()`` of each ``shell.reset`` over every object the
+    test run has made (~0.2 s; those are frozen out of its reach).
+    """
+    history = shell.history_manager
+    cache_size, mode = history.db_cache_size, shell.InteractiveTB.mode
+    with capture_output():
+        shell.run_line_magic("xmode", "Minimal")
+    shell.reset(new_session=False)
+    history.db_cache_size = 10_000
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        history.db_cache_size = cache_size
+        with capture_output():
+            shell.run_line_magic("xmode", mode)
+
+
+SETTINGS = settings(
     max_examples=50,
-    stateful_step_count=25,
+    stateful_step_count=20,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-TestSessionMachine = SessionMachine.TestCase
+
+
+# duplicate keys are generated on purpose: SQLAlchemy warns of each conflict
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+@pytest.mark.parametrize(
+    "kind", ["memory", "file", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_two_actors_leave_the_rows_plain_sqlalchemy_leaves(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORM_MAGIC_URL", "sqlite://")  # restored after the test
+    databases: Databases
+    if kind == "memory":
+        databases = MemoryDatabases()
+    elif kind == "file":
+        databases = FileDatabases(tmp_path)
+    else:
+        databases = PostgresDatabases(request.getfixturevalue("pg_server"))
+    try:
+        # a class of its own per kind: Hypothesis keeps each one's failures apart
+        machine = type(f"NotebookOn{kind.title()}", (NotebookMachine,), {"databases": databases})
+        with quick_shell(InteractiveShell.instance()):
+            run_state_machine_as_test(machine, settings=SETTINGS)
+    finally:
+        if isinstance(databases, PostgresDatabases):
+            databases.drop()
+        else:
+            databases.close()

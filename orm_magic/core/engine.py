@@ -49,18 +49,25 @@ def make_engine(url: str) -> Engine:
 
 
 def _fix_pysqlite_transactions(engine: Engine) -> None:
-    """SQLAlchemy's documented fix for pysqlite's transaction handling.
+    """SQLAlchemy's documented fix for pysqlite's transaction handling, made lazy.
 
-    pysqlite begins transactions itself, late, and not before DDL, so
-    SAVEPOINT (``session.begin_nested()``) and transactional DDL misbehave.
-    The fix turns its own handling off and sends BEGIN when SQLAlchemy begins.
+    pysqlite begins transactions itself, late, and not before DDL or a
+    SAVEPOINT, so ``session.begin_nested()`` and transactional DDL misbehave.
+    The documented fix turns its handling off and sends BEGIN as SQLAlchemy
+    begins. Sent that early, a transaction that only reads holds SQLite's
+    read lock until it ends, and another connection's COMMIT then fails
+    with "database is locked" where plain SQLAlchemy works.
 
-    The documented recipe sends it from a ``begin`` Connection event; any
-    Connection event makes SQLAlchemy dispatch events around every cursor
-    call (see capture.StatementRecorder), so the BEGIN is sent from this
-    engine's dialect's ``do_begin`` instead, the method SQLAlchemy calls to
-    begin. Like the BEGIN that pysqlite sends by itself without the fix, it
-    is not logged: the log shows ``BEGIN (implicit)``, as echo does.
+    So BEGIN is sent, as pysqlite sends it, just before the first statement
+    that is not a read (INSERT, UPDATE, DELETE, and also DDL and SAVEPOINT,
+    which pysqlite leaves outside a transaction), whenever the connection is
+    not in one: also after another Connection's COMMIT on a shared
+    connection ended it while SQLAlchemy still counts it open. Reads run as
+    pysqlite runs them. It is sent from this engine's dialect's execute
+    methods, not a Connection event (which would make SQLAlchemy dispatch
+    events around every cursor call; see capture.StatementRecorder), and,
+    like pysqlite's own, it is not logged: the log shows ``BEGIN
+    (implicit)`` where SQLAlchemy begins, as echo does.
     """
 
     @event.listens_for(engine, "connect")
@@ -68,34 +75,12 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
 
     dialect = engine.dialect
-    begin = dialect.do_begin
-
-    def do_begin(dbapi_connection: Any) -> None:
-        begin(dbapi_connection)
-        # Several Connections can share one DBAPI connection (the in-memory
-        # database's StaticPool). When another already holds a transaction on
-        # it, pysqlite's own handling would join it without a BEGIN; a second
-        # BEGIN would fail ("cannot start a transaction within a transaction").
-        if dbapi_connection.in_transaction:
-            return
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("BEGIN")
-        finally:
-            cursor.close()
-
-    dialect.do_begin = do_begin  # type: ignore[method-assign]
-
-    # A COMMIT that another Connection sends on the shared connection ends
-    # this one's transaction in the database while SQLAlchemy still counts it
-    # open. pysqlite's own handling then begins anew before the next INSERT,
-    # UPDATE or DELETE, so a later ROLLBACK undoes it; with that handling
-    # off, the statement would commit at once. Do as pysqlite does.
     execute, executemany = dialect.do_execute, dialect.do_executemany
+    no_params = dialect.do_execute_no_params
 
-    def begin_before_dml(cursor: Any, statement: str, context: Any) -> None:
+    def begin_unless_reading(cursor: Any, statement: str, context: Any) -> None:
         connection = cursor.connection
-        if connection.in_transaction or statement.lstrip()[:7].upper() not in _DML_STARTS:
+        if connection.in_transaction or statement.lstrip()[:7].upper().startswith(_READS):
             return
         if context is not None and context.execution_options.get("isolation_level") == (
             "AUTOCOMMIT"
@@ -104,19 +89,25 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
         connection.execute("BEGIN")
 
     def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        begin_before_dml(cursor, statement, context)
+        begin_unless_reading(cursor, statement, context)
         execute(cursor, statement, parameters, context)
 
     def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        begin_before_dml(cursor, statement, context)
+        begin_unless_reading(cursor, statement, context)
         executemany(cursor, statement, parameters, context)
+
+    def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> None:
+        begin_unless_reading(cursor, statement, context)
+        no_params(cursor, statement, context)
 
     dialect.do_execute = do_execute  # type: ignore[method-assign]
     dialect.do_executemany = do_executemany  # type: ignore[method-assign]
+    dialect.do_execute_no_params = do_execute_no_params  # type: ignore[method-assign]
 
 
-#: The first seven characters of the statements before which pysqlite begins.
-_DML_STARTS = frozenset({"INSERT ", "UPDATE ", "DELETE ", "REPLACE"})
+#: How the statements start that run outside a transaction, as pysqlite runs
+#: them: reads (and ``WITH``, which pysqlite does not begin before either).
+_READS = ("SELECT", "PRAGMA", "EXPLAIN", "WITH")
 
 
 def open_engine(url: str) -> Engine:
