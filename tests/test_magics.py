@@ -448,3 +448,12 @@ def test_orm_log_html_is_left_alone_by_mathjax(ip):
     page = frame._repr_html_()
     assert "mathjax_ignore" in page and "tex2jax_ignore" in page
     assert "$x^2$" in page
+
+
+def test_a_failed_add_flush_names_the_objects_it_just_added(ip):
+    run(ip, "%%model\n" + SEED_MODEL)
+    run(ip, "%orm_add User(id=1, name='ann') --flush\n%orm_commit")
+    out = run(ip, "%orm_add User(id=1, name='dup') --flush", ok=False)
+    message = str(out.result.error_in_exec)
+    assert "rolled back: 1 pending object discarded (User)" in message
+    assert "nothing was pending" not in message

@@ -48,6 +48,9 @@ class Reported:
     notes: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # shown besides those written to
     frames: list[Any] = field(default_factory=list)  # result tables (%orm_query)
+    #: the session's pending objects just before the step that may fail: a
+    #: failed flush takes them out of the pending set, and its error names them
+    before: Pending | None = None
 
 
 #: Distinct warnings shown per report; the rest are counted.
@@ -91,14 +94,15 @@ class Reporter:
 
         Yields a :class:`Reported` for notes and a better title. A session left
         failed by earlier code is rolled back first, and said so. A database
-        error rolls the session back and becomes one line, after the SQL that
-        led to it is shown. Any other exception propagates with nothing shown.
+        error becomes one line, after the SQL that led to it is shown (see
+        :meth:`database_error` for what is rolled back). Any other exception
+        propagates with nothing shown.
         """
         reported = Reported(title)
         error: UsageError | None = None
         with self.workspace().recorder.capture() as capture:
             recovered = self.workspace().recover()
-            before = self.workspace().pending()
+            reported.before = self.workspace().pending()
             if recovered:
                 reported.notes.append(
                     f"the session's transaction had failed earlier; rolled back first: {recovered}"
@@ -110,7 +114,7 @@ class Reporter:
                 try:
                     yield reported
                 except SQLAlchemyError as exc:
-                    error = self.database_error(reported.title, exc, reported, before)
+                    error = self.database_error(reported.title, exc, reported, reported.before)
             reported.notes.extend(warning_notes(caught))
         names = list(capture.tables)
         if error is None:

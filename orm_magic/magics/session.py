@@ -47,6 +47,8 @@ class SessionMagics(MagicFamily):
                 raise UsageError(f"%{magic}: {exc}") from None
             result = func(instances)
             if args.flush:
+                # what a failed flush discards includes what this magic just added
+                reported.before = self.workspace.pending()
                 self.workspace.flush()
             reported.notes.extend(self.workspace.state_notes(instances, self.orm.displaylimit))
         if isinstance(result, list) and single:
