@@ -1,8 +1,7 @@
 """Table snapshots and small result tables as text and HTML, values bounded.
 
-pandas is imported only when a table is rendered, so that ``%load_ext
-orm_magic`` stays fast. Every value that reaches HTML goes through
-:func:`html.escape` (directly, or through pandas, which escapes too).
+Built once from cell strings by :mod:`.grid`, without pandas. Every value
+that reaches HTML goes through :func:`html.escape`.
 """
 
 from __future__ import annotations
@@ -11,12 +10,10 @@ import datetime
 import decimal
 import html
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..data.tables import DELETED, MODIFIED, NEW, Change, Frame, TableData
-
-if TYPE_CHECKING:
-    import pandas as pd
+from .grid import grid_html, grid_text
 
 #: Characters of one value shown, unless ``OrmMagic.maxchars`` says otherwise.
 DEFAULT_MAXCHARS = 200
@@ -25,15 +22,6 @@ _PLAIN = (int, float, decimal.Decimal, datetime.date, datetime.time, datetime.ti
 
 #: Classes that MathJax 2 and 3 skip, so that ``$x$`` in a value stays text.
 NO_MATH = "tex2jax_ignore mathjax_ignore"
-
-
-def table_frame(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> pd.DataFrame:
-    """The rows of ``data`` as a DataFrame, built from the fetched rows, values bounded."""
-    import pandas as pd
-
-    # object columns: an integer column with a NULL stays integers, not floats
-    rows = [tuple("NULL" if v is None else bounded(v, maxchars) for v in row) for row in data.rows]
-    return pd.DataFrame(rows, columns=data.columns, dtype=object)
 
 
 def row_count_text(data: TableData) -> str:
@@ -90,12 +78,8 @@ def bounded(value: Any, maxchars: int = DEFAULT_MAXCHARS) -> Any:
     return f"{text[:maxchars]}… ({len(text):,} characters)"
 
 
-def _cells(row: Any, maxchars: int) -> tuple[Any, ...]:
-    return tuple(bounded(value, maxchars) for value in row)
-
-
 def cell_text(value: Any, maxchars: int = DEFAULT_MAXCHARS) -> str:
-    """One value of a session-marked table as text; a change reads ``old → new``."""
+    """One value as shown, bounded: ``NULL`` for None, a change as ``old → new``."""
     if isinstance(value, Change):
         return f"{cell_text(value.old, maxchars)} → {cell_text(value.new, maxchars)}"
     return "NULL" if value is None else str(bounded(value, maxchars))
@@ -146,25 +130,12 @@ def session_table_html(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> str
     )
 
 
-def session_frame(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> pd.DataFrame:
-    """The rows of ``data`` with a leading ``state`` column, changes as ``old → new``."""
-    import pandas as pd
-
-    def shown(value: Any) -> Any:
-        if isinstance(value, Change) or value is None:
-            return cell_text(value, maxchars)
-        return bounded(value, maxchars)
-
-    records = [(state, *(shown(v) for v in values)) for state, values in session_records(data)]
-    return pd.DataFrame(records, columns=["state", *data.columns], dtype=object)
-
-
 def table_html(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> str:
     if data.session is not None:
         body = session_table_html(data, maxchars)
     else:
-        frame = table_frame(data, maxchars)
-        body = frame.to_html(index=False, escape=True, border=0, na_rep="NULL")
+        rows = [([cell_text(v, maxchars) for v in row], "") for row in data.rows]
+        body = grid_html(data.columns, rows)
     return (
         f'<div style="margin:.4em 0 .2em 0"><b>{html.escape(data.name)}</b> '
         f'<span style="opacity:.7">· {html.escape(row_count_text(data))}</span></div>'
@@ -175,38 +146,33 @@ def table_html(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> str:
 def table_text(data: TableData, maxchars: int = DEFAULT_MAXCHARS) -> str:
     header = f"-- {data.name}: {row_count_text(data)}"
     if data.session is not None:
-        frame = session_frame(data, maxchars)
+        columns = ["state", *data.columns]
+        rows = [
+            [state, *(cell_text(v, maxchars) for v in values)]
+            for state, values in session_records(data)
+        ]
     else:
-        frame = table_frame(data, maxchars)
-    if frame.empty:
-        columns = ", ".join(data.columns)
-        return f"{header}\n   ({columns})"
-    body = frame.to_string(index=False, na_rep="NULL")
-    return f"{header}\n" + "\n".join("   " + line for line in body.splitlines())
+        columns = list(data.columns)
+        rows = [[cell_text(v, maxchars) for v in row] for row in data.rows]
+    if not rows:
+        return f"{header}\n   ({', '.join(data.columns)})"
+    return f"{header}\n" + "\n".join("   " + line for line in grid_text(columns, rows))
 
 
 def frame_html(frame: Frame, maxchars: int = DEFAULT_MAXCHARS) -> str:
     """``frame`` as an escaped HTML table under its caption, values bounded."""
-    import pandas as pd
-
     note = f' <span style="opacity:.7">· {html.escape(frame.note)}</span>' if frame.note else ""
     head = f'<div style="margin:.4em 0 .2em 0"><b>{html.escape(frame.caption)}</b>{note}</div>'
     if not frame.rows:
         return head
-    rows = [_cells(row, maxchars) for row in frame.rows]
-    table = pd.DataFrame.from_records(rows, columns=frame.columns)
-    body = table.to_html(index=False, escape=True, border=0, na_rep="NULL")
-    return f'{head}<div style="overflow-x:auto">{body}</div>'
+    rows = [([cell_text(v, maxchars) for v in row], "") for row in frame.rows]
+    return f'{head}<div style="overflow-x:auto">{grid_html(frame.columns, rows)}</div>'
 
 
 def frame_text(frame: Frame, maxchars: int = DEFAULT_MAXCHARS) -> str:
     """``frame`` as text under a ``-- caption`` line, values bounded."""
-    import pandas as pd
-
     header = f"-- {frame.caption}" + (f": {frame.note}" if frame.note else "")
     if not frame.rows:
         return header
-    rows = [_cells(row, maxchars) for row in frame.rows]
-    table = pd.DataFrame.from_records(rows, columns=frame.columns)
-    body = table.to_string(index=False, na_rep="NULL")
-    return f"{header}\n" + "\n".join("   " + line for line in body.splitlines())
+    rows = [[cell_text(v, maxchars) for v in row] for row in frame.rows]
+    return f"{header}\n" + "\n".join("   " + line for line in grid_text(frame.columns, rows))
