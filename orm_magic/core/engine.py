@@ -79,25 +79,29 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
     no_params = dialect.do_execute_no_params
 
     def begin_unless_reading(cursor: Any, statement: str, context: Any) -> None:
-        connection = cursor.connection
-        if connection.in_transaction or statement.lstrip()[:7].upper().startswith(_READS):
+        # called only outside a transaction: the check that runs for every
+        # statement (100,000 times in a bulk flush) is the caller's one attribute read
+        if statement.lstrip()[:7].upper().startswith(_READS):
             return
         if context is not None and context.execution_options.get("isolation_level") == (
             "AUTOCOMMIT"
         ):
             return
-        connection.execute("BEGIN")
+        cursor.connection.execute("BEGIN")
 
     def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        begin_unless_reading(cursor, statement, context)
+        if not cursor.connection.in_transaction:
+            begin_unless_reading(cursor, statement, context)
         execute(cursor, statement, parameters, context)
 
     def do_executemany(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        begin_unless_reading(cursor, statement, context)
+        if not cursor.connection.in_transaction:
+            begin_unless_reading(cursor, statement, context)
         executemany(cursor, statement, parameters, context)
 
     def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> None:
-        begin_unless_reading(cursor, statement, context)
+        if not cursor.connection.in_transaction:
+            begin_unless_reading(cursor, statement, context)
         no_params(cursor, statement, context)
 
     dialect.do_execute = do_execute  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ through Pygments, which escapes too).
 from __future__ import annotations
 
 import datetime
+import functools
 import html
 
 from ..data.statements import Statement
@@ -57,6 +58,12 @@ SQL_STYLES = (
 )
 
 
+#: Highlighted statements kept: a notebook sends the same few texts again and
+#: again, and each is at most SQL_CHARS long, so the cache stays under a few MB.
+HIGHLIGHT_CACHE = 512
+
+
+@functools.lru_cache(maxsize=HIGHLIGHT_CACHE)
 def sql_html(sql: str) -> str:
     """``sql`` highlighted with Pygments' lexer as escaped HTML with inline styles."""
     from pygments.lexers import SqlLexer
