@@ -299,3 +299,16 @@ def test_a_server_that_never_answers_times_out(ip, monkeypatch):
     assert "timeout" in str(info.value)
     assert "hunter2" not in str(info.value)
     assert ip._orm_magic.workspace.url == "sqlite://"
+
+
+@only_on("postgresql")
+def test_a_failure_inside_a_savepoint_rolls_back_only_the_savepoint(ip):
+    run(ip, "%%model\n" + SEED_MODEL)
+    run(ip, "%orm_add User(name='outer') --flush")
+    run(ip, "from sqlalchemy import text\nnested = session.begin_nested()")
+    run(ip, "session.execute(text('SELECT no_such_column FROM users'))", ok=False)
+    out = run(ip, "%orm_add User(name='after') --flush")
+    assert "ROLLBACK TO SAVEPOINT" in out.text and "\nROLLBACK\n" not in out.text + "\n"
+    run(ip, "%orm_commit")
+    names = run(ip, "print(sorted(u.name for u in session.query(User)))").stdout
+    assert names.strip() == "['after', 'outer']"

@@ -70,3 +70,33 @@ def test_savepoints_and_ddl_are_transactional_as_the_documented_fix_makes_them()
         savepoint.rollback()
         conn.commit()
         assert conn.execute(text("SELECT id FROM t")).scalars().all() == [1]
+
+
+def test_statements_pysqlite_runs_outside_a_transaction_still_run(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kinds.db'}?timeout=0"
+    for engine in (create_engine(url), make_engine(url)):
+        with engine.connect() as conn:
+            conn.execute(text("VACUUM"))  # SQLite refuses it inside a transaction
+        with engine.begin() as setup:
+            setup.execute(text("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)"))
+        reader = engine.connect()
+        reader.execute(text("/* a report */ SELECT * FROM t")).all()
+        with engine.begin() as writer:  # not locked out by the commented read
+            writer.execute(text("INSERT INTO t DEFAULT VALUES"))
+        reader.close()
+        engine.dispose()
+
+
+def test_sqlalchemys_own_begin_recipe_still_works_on_the_workspace_engine():
+    from sqlalchemy import event
+
+    engine = make_engine("sqlite://")
+
+    @event.listens_for(engine, "begin")
+    def do_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0

@@ -288,7 +288,7 @@ def test_a_display_between_a_connections_begin_and_commit_is_not_logged(ip):
     ws = ip._orm_magic.workspace
     start = len(log_sql(ip))
     run(ip, "held = engine.connect()\nheld.exec_driver_sql('SELECT 7')")
-    # a display read on a connection of its own, muted, while `held` is open
+    # a display read on a guest connection of its own, while `held` is open
     ws.read_table(ws.tables()["users"], 10)
     run(ip, "held.commit()\nheld.close()")
     assert log_sql(ip)[start:] == ["BEGIN (implicit)", "SELECT 7", "COMMIT"]

@@ -165,3 +165,39 @@ def test_a_display_does_not_wait_long_for_a_lock_another_session_holds(ws):
         assert other.in_transaction()
         other.rollback()
     assert read(ws).error is None
+
+
+def test_a_users_connection_closed_during_a_display_is_still_rolled_back(ws):
+    # the garbage collector can return a user's abandoned Connection to the
+    # pool while a display reads; that rollback is the user's, not a guest's
+    from orm_magic.core.reading import display_connection
+
+    user = ws.engine.connect()
+    user.execute(text("INSERT INTO items (id, name) VALUES (50, 'abandoned')"))
+    with display_connection(ws.engine, ws.recorder, None) as own:
+        own.execute(text("SELECT 1"))
+        user.close()
+    assert committed_ids(ws) == [1, 2, 3]
+    with ws.engine.connect() as conn:
+        assert not in_transaction(conn.connection.dbapi_connection)
+
+
+def test_a_read_through_the_sessions_transaction_waits_briefly_and_leaves_it_usable(ws):
+    if ws.engine.dialect.name != "postgresql":
+        pytest.skip("a SQLite reader takes no lock a writer holds")
+    from sqlalchemy import Column, MetaData, Table
+
+    with ws.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE other_t (id INTEGER PRIMARY KEY)"))
+    other_t = Table("other_t", MetaData(), Column("id", Integer, primary_key=True))
+    Item = items(ws)
+    ws.session.add(Item(id=60, name="mine"))
+    ws.flush()  # the session's transaction is open: displays read through it
+    with ws.engine.connect() as locker:
+        locker.execute(text("LOCK TABLE other_t IN ACCESS EXCLUSIVE MODE"))
+        data = ws.read_table(other_t, limit=5)
+        assert data.error is not None and "lock" in data.error
+        locker.rollback()
+    assert [row[0] for row in read(ws).rows] == [1, 2, 3, 60]  # flushed row, same transaction
+    ws.commit()
+    assert committed_ids(ws) == [1, 2, 3, 60]

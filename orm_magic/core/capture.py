@@ -35,6 +35,8 @@ _BEGUN = "_orm_magic_begun"
 #: Attribute of a display connection's checkout: True while it holds a
 #: transaction that it began itself (see StatementRecorder._guest_begin).
 _OWN = "_orm_magic_own"
+#: Attribute of a display connection's checkout: it is a guest (admit_guest).
+_GUEST = "_orm_magic_guest"
 
 
 class StatementRecorder:
@@ -75,7 +77,6 @@ class StatementRecorder:
         #: a DML statement with RETURNING whose row count is not known yet
         self._unsettled: tuple[Entry, Any, Capture | None] | None = None
         self._lock = threading.Lock()
-        self._local = threading.local()  # .muted: depth of muted() on this thread
         dialect = engine.dialect
         self._do_execute = dialect.do_execute
         self._do_executemany = dialect.do_executemany
@@ -149,22 +150,18 @@ class StatementRecorder:
                 self._captures.remove(cap)
                 self._innermost = self._captures[-1] if self._captures else None
 
-    @contextmanager
-    def muted(self) -> Iterator[None]:
-        """Connections this thread opens inside the block are display guests.
+    @staticmethod
+    def admit_guest(connection: Any) -> None:
+        """Make a display's own Connection a guest, before it runs anything.
 
-        For orm_magic's own display connections, whose statements carry
-        :data:`DISPLAY_OPTION` but whose BEGIN reaches the dialect without it.
-        Their BEGIN, COMMIT and ROLLBACK are not recorded, and they never
-        begin or end a transaction that someone else holds on a shared
-        connection (see :meth:`_guest_begin`).
+        Its BEGIN, COMMIT and ROLLBACK are not recorded, and it never begins
+        or ends a transaction that someone else holds on a shared connection
+        (see :meth:`_guest_begin`). The mark is on this checkout of the pooled
+        connection, not on the thread: whatever else the pool does meanwhile
+        (the rollback of a user's abandoned Connection that the garbage
+        collector returns, say) is not a guest's and runs as it always does.
         """
-        local = self._local
-        local.muted = getattr(local, "muted", 0) + 1
-        try:
-            yield
-        finally:
-            local.muted -= 1
+        setattr(connection.connection, _GUEST, True)
 
     # -- statements: dialect events that run the dialect's method, timed -----
     def _on_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
@@ -263,7 +260,7 @@ class StatementRecorder:
     # must not end another's transaction in the log.
     # Recording never stops the dialect's own method from running.
     def _begin(self, dbapi_connection: Any) -> None:
-        if getattr(self._local, "muted", 0):
+        if getattr(dbapi_connection, _GUEST, False):
             self._guest_begin(dbapi_connection)
             return
         try:
@@ -284,7 +281,7 @@ class StatementRecorder:
         self._wrapped["do_begin"](dbapi_connection)
 
     def _end(self, dbapi_connection: Any, name: str, sql: str) -> None:
-        if getattr(self._local, "muted", 0):
+        if getattr(dbapi_connection, _GUEST, False):
             if getattr(dbapi_connection, _OWN, False):
                 setattr(dbapi_connection, _OWN, False)
                 self._wrapped[name](dbapi_connection)

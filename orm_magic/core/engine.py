@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -81,7 +82,7 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
     def begin_unless_reading(cursor: Any, statement: str, context: Any) -> None:
         # called only outside a transaction: the check that runs for every
         # statement (100,000 times in a bulk flush) is the caller's one attribute read
-        if statement.lstrip()[:7].upper().startswith(_READS):
+        if first_keyword(statement) in _NO_BEGIN:
             return
         if context is not None and context.execution_options.get("isolation_level") == (
             "AUTOCOMMIT"
@@ -109,9 +110,21 @@ def _fix_pysqlite_transactions(engine: Engine) -> None:
     dialect.do_execute_no_params = do_execute_no_params  # type: ignore[method-assign]
 
 
-#: How the statements start that run outside a transaction, as pysqlite runs
-#: them: reads (and ``WITH``, which pysqlite does not begin before either).
-_READS = ("SELECT", "PRAGMA", "EXPLAIN", "WITH")
+#: Statements sent without a BEGIN first: reads, as pysqlite runs them (and
+#: ``WITH``, which it does not begin before either), the transaction
+#: statements themselves (a user's own ``BEGIN``, as SQLAlchemy's documented
+#: recipe sends it), and what SQLite refuses inside a transaction.
+_NO_BEGIN = frozenset(
+    {"", "SELECT", "PRAGMA", "EXPLAIN", "WITH", "VALUES", "BEGIN", "COMMIT", "END", "ROLLBACK",
+     "VACUUM", "ATTACH", "DETACH"}
+)  # fmt: skip
+_FIRST_KEYWORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.S)
+
+
+def first_keyword(statement: str) -> str:
+    """The statement's first word, in capitals, after blanks and comments."""
+    match = _FIRST_KEYWORD.match(statement)
+    return match.group(1).upper() if match else ""
 
 
 def open_engine(url: str) -> Engine:

@@ -7,7 +7,7 @@ did not begin itself, on any connection and whoever opened it:
   own connection, so that flushed rows show; on a server, inside a savepoint
   of its own, so that a failed read cannot abort the session's transaction;
 - otherwise it reads on a connection of its own, opened inside
-  :meth:`StatementRecorder.muted`. On a DBAPI connection that is shared with
+  :meth:`StatementRecorder.admit_guest`. On a DBAPI connection that is shared with
   someone else's open transaction (the in-memory database's one connection,
   under a user's own ``Session(engine)`` or ``engine.connect()``) that
   connection begins nothing and ends nothing: it reads inside the other
@@ -65,17 +65,25 @@ def display_connection(
         if conn.dialect.name == "sqlite":
             yield conn  # a failed SELECT leaves a SQLite transaction as it was
             return
+        # On a server a failed read aborts the whole transaction: read inside
+        # a savepoint of our own, waiting for nobody's lock for long, and
+        # always roll back to it (a read has nothing to keep; that also undoes
+        # the SET LOCAL), then release it: the transaction is as it was.
         conn.exec_driver_sql("SAVEPOINT orm_magic_display", execution_options=_MARKED)
         try:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(
+                    f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}", execution_options=_MARKED
+                )
             yield conn
-        except BaseException:
+        finally:
             conn.exec_driver_sql(
                 "ROLLBACK TO SAVEPOINT orm_magic_display", execution_options=_MARKED
             )
-            raise
-        conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_display", execution_options=_MARKED)
+            conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_display", execution_options=_MARKED)
         return
-    with recorder.muted(), engine.connect() as own:
+    with engine.connect() as own:
+        recorder.admit_guest(own)
         own.execution_options(**_MARKED)
         if own.dialect.name == "postgresql" and not in_transaction(own.connection):
             # a guest waits for nobody's lock for long: SET LOCAL lasts only as
@@ -104,7 +112,7 @@ def count_rows(conn: Connection, table: Table, count_limit: int) -> tuple[int | 
     if conn.dialect.name == "postgresql":
         estimate = conn.execute(
             text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
-            {"name": table.fullname},
+            {"name": conn.dialect.identifier_preparer.format_table(table)},
             execution_options=_MARKED,
         ).scalar()
         # -1 (or 0) until the table was first vacuumed or analyzed: no estimate

@@ -189,9 +189,16 @@ class Workspace:
         statement. Returns what was discarded, in words; "" when there was
         nothing to do.
         """
-        failed = self.session_failed() or self.transaction_aborted()
-        if not (failed or force):
+        aborted = self.transaction_aborted()
+        if not (self.session_failed() or aborted or force):
             return ""
+        nested = self.session.get_nested_transaction()
+        if aborted and not force and nested is not None and nested.is_active:
+            # the failed statement ran inside a savepoint: plain SQLAlchemy
+            # rolls back that savepoint (nested.rollback()), not the whole
+            # transaction, and the work before it stays
+            nested.rollback()
+            return "the savepoint the failed statement ran in (ROLLBACK TO SAVEPOINT)"
         lost = self.unsaved(before)
         self.session.rollback()
         return lost or "nothing was pending"
