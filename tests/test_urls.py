@@ -33,6 +33,12 @@ SHAPES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _in_a_scratch_directory(tmp_path, monkeypatch):
+    """A sqlite:/// URL made around a secret names a file: it goes here, not in the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 @st.composite
 def secrets(draw: st.DrawFn) -> str:
     pairs = draw(
@@ -87,6 +93,8 @@ def leaks(text: str, forms: list[str]) -> list[str]:
 @example(case=("postgresql+psycopg//ann:QXZJKV@localhost/shop", ["QXZJKV"]))
 @example(case=("postgresql+psycopg:///ann:QXZJKV@localhost/shop", ["QXZJKV"]))
 @example(case=("postgresql+psycopg://ann:QXZ@JKVW@localhost/shop", ["QXZ@JKVW"]))
+@example(case=("postgresql+psycopg:///ann:QQQQQ?@localhost:1/shop", ["QQQQQ?"]))
+@example(case=("postgresql+psycopg://ann@QXZJKV:localhost:5432/shop", ["QXZJKV"]))
 def test_no_output_shows_any_part_of_the_password(ip, case):
     url, forms = case
     out = run(ip, f"%orm_connect {url}", ok=False)
@@ -119,3 +127,20 @@ def test_a_well_formed_url_is_shown_with_its_password_masked():
     url = "postgresql+psycopg://ann:QX%40ZJ@db:5432/shop?sslmode=require&token=KVWQ"
     assert url_problem(url) is None
     assert safe_url(url) == "postgresql+psycopg://ann:***@db:5432/shop?sslmode=require&token=***"
+
+
+def test_config_orm_magic_does_not_show_the_url_password(shell, monkeypatch, tmp_path):
+    monkeypatch.delenv("ORM_MAGIC_URL", raising=False)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}?password=QXZJKV"
+    shell.run_line_magic("config", f"OrmMagic.url = {url!r}")
+    try:
+        shell.run_line_magic("load_ext", "orm_magic")
+        out = run(shell, "%config OrmMagic")
+        assert "QXZJKV" not in out.stdout + out.text and "url" in out.stdout + out.text
+        assert shell._orm_magic.workspace.url == url  # the workspace has the real one
+        shell.run_line_magic("unload_ext", "orm_magic")
+        shell.run_line_magic("load_ext", "orm_magic")  # and the next load does too
+        assert shell._orm_magic.workspace.url == url
+    finally:
+        shell.run_line_magic("unload_ext", "orm_magic")
+        shell.config.pop("OrmMagic", None)

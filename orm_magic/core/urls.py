@@ -30,17 +30,23 @@ SECRET_KEYS = {
 #: ``PWD=...;`` and the like inside a value (ODBC connection strings).
 _SECRET_PAIR = re.compile(
     r"(?i)\b(password|passwd|pwd|sslpassword|secret|token|access_token|api_?key|passphrase)"
-    r"(\s*=\s*)([^;&]*)"
+    r"(\s*=\s*)(\{[^}]*\}?|[^;&]*)"
 )
+#: A URL with an ``@`` in it, in running text: up to the next blank or quote.
+_URL_WITH_USER = re.compile(r"[A-Za-z][\w+.-]*://[^\s'\"]*@[^\s'\"]*")
 #: ``user:password@`` (after ``://``, a space or at the start) in text that is
 #: not a parseable URL.
-_USERINFO = re.compile(r"((?:^|://|\s)[^:/@\s]*:)[^@\s]*@")
+_USERINFO = re.compile(r"((?:^|://|\s)[^:/@\s]*:)(?!//)[^@\s]*@")
 #: The form every URL takes, for error messages.
 URL_FORM = "dialect+driver://user:password@host:port/database"
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with passwords in ``user:pass@`` and ``PWD=...`` forms replaced by ``***``."""
+    """``text`` with passwords in ``user:pass@`` and ``PWD=...`` forms replaced by ``***``.
+
+    A URL in the text that contains an ``@`` is shown as :func:`safe_url` shows it.
+    """
+    text = _URL_WITH_USER.sub(lambda m: safe_url(m.group(0)), text)
     text = _USERINFO.sub(r"\1***@", text)
     return _SECRET_PAIR.sub(r"\1\2***", text)
 
@@ -54,16 +60,19 @@ def _parse(url: str | URL) -> URL | None:
         return None
 
 
-def _misplaced_userinfo(parsed: URL) -> bool:
+def _misplaced_userinfo(parsed: URL, raw: str) -> bool:
     """True when part of a password may have landed outside the password.
 
-    No host or user name holds an ``@``; a database name that holds a ``:``
-    before an ``@`` is ``user:password@...`` after one ``/`` too many.
+    A well-formed URL has one ``@`` after ``://`` when it names a user and
+    none otherwise (an ``@`` in a password is written ``%40``). Any other
+    count means the parser split the text elsewhere than the user meant: a
+    ``?`` or ``/`` in the password, one ``/`` too many, swapped separators.
     """
     if "@" in (parsed.username or "") or "@" in (parsed.host or ""):
         return True
-    database = parsed.database or ""
-    return "@" in database and ":" in database[: database.rindex("@")]
+    after = raw.split("://", 1)[1] if "://" in raw else raw
+    named = parsed.username is not None or parsed.password is not None
+    return after.count("@") != (1 if named else 0)
 
 
 def url_problem(url: str) -> str | None:
@@ -79,7 +88,7 @@ def url_problem(url: str) -> str | None:
         except Exception:
             pass
         return f"the form is {URL_FORM}"
-    if _misplaced_userinfo(parsed):
+    if _misplaced_userinfo(parsed, url):
         if not parsed.host and "@" in (parsed.database or ""):
             return f"user:password@host after ':///' (one '/' too many); the form is {URL_FORM}"
         return f"an '@' after the password; write '@' in a password as %40; the form is {URL_FORM}"
@@ -89,22 +98,18 @@ def url_problem(url: str) -> str | None:
 
 
 def _mask_unparsed(text: str) -> str:
-    """An unparseable URL with everything that may be a password masked.
+    """An unparseable URL with everything after its scheme masked.
 
-    The password is taken to run from the first ``:`` that does not start
-    ``://`` to the last ``@`` (to the end, without an ``@``): wider than any
-    password, never narrower.
+    Which part of a malformed URL is the password cannot be known (swapped
+    separators, an unencoded ``@`` or ``/`` in it), so nothing past the
+    scheme is shown: ``postgresql+psycopg://***``. The reason a URL is
+    refused is said apart from it, in words (:func:`url_problem`).
     """
-    end = text.rfind("@")
-    colon = next(
-        (m.start() for m in re.finditer(":", text) if not text.startswith("://", m.start())),
-        -1,
-    )
-    if colon >= 0 and end < 0:
-        text = text[: colon + 1] + "***"
-    elif 0 <= colon < end:
-        text = text[: colon + 1] + "***" + text[end:]
-    return _SECRET_PAIR.sub(r"\1\2***", text)
+    scheme_end = text.find("://")
+    if scheme_end >= 0:
+        return text[: scheme_end + 3] + "***"
+    cut = min((i for i in (text.find(c) for c in ":/@?") if i >= 0), default=-1)
+    return text if cut < 0 else text[: cut + 1] + "***"
 
 
 def safe_url(url: str | URL) -> str:
@@ -112,12 +117,12 @@ def safe_url(url: str | URL) -> str:
 
     Query values are shown decoded, for reading; the result is not meant to be
     parsed again. A URL that does not parse, or whose password may have spilt
-    into another part, is masked from its first ``:`` to its last ``@``.
+    into another part, is shown as its scheme alone (``postgresql://***``).
     """
     parsed = _parse(url)
     if parsed is None:
-        return _mask_unparsed(str(url))
-    if _misplaced_userinfo(parsed):
+        return _SECRET_PAIR.sub(r"\1\2***", _mask_unparsed(str(url)))
+    if _misplaced_userinfo(parsed, str(url)):
         return f"{parsed.drivername}://***"
     text = parsed.set(query={}).render_as_string(hide_password=True)
     pairs = []

@@ -14,6 +14,7 @@ from ..core.errors import WorkspaceError
 from ..core.instances import as_instances
 from ..core.model_cells import ExecutingCell
 from ..core.models import ModelRunner
+from ..core.urls import safe_url
 from ..core.workspace import Workspace
 from ..present.tables import DEFAULT_MAXCHARS
 from .reporting import DisplaySettings, Reporter
@@ -88,6 +89,9 @@ class OrmMagic(Magics):
             self.workspace = Workspace(self.initial_url(), self.loglimit)
         except WorkspaceError as exc:
             raise UsageError(f"orm_magic: {exc}") from None
+        # %config OrmMagic prints the traits' values: the password is not
+        # kept in one (the shell's config still holds the URL for the next load)
+        self.url = safe_url(self.url)
         self._pushed: dict[str, Any] = {}
         self.reporter = Reporter(lambda: self.workspace, self.display_settings)
         #: the book of model cells; None until the first %%model (and after %orm_reset)
