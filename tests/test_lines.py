@@ -65,7 +65,10 @@ def test_a_valued_option_inside_brackets_is_code(ip):
         ("User(name='a --flush')", [], "User(name='a --flush')"),
         ("User(name='a --flush') --flush", ["--flush"], "User(name='a --flush')"),
         ('--flush f"{x} --flush"', ["--flush"], 'f"{x} --flush"'),
-        ("[u for u in (a, b) if u != '-x'] -x", ["-x"], "[u for u in (a, b) if u != '-x']"),
+        ("[u for u in (a, b) if u != '--x'] --x", ["--x"], "[u for u in (a, b) if u != '--x']"),
+        # a unary minus is no option, and a comment holds none
+        ("a if b else -c", [], "a if b else -c"),
+        ("u  # note --flush", [], "u  # note --flush"),
         ("--limit 5 select(User)", ["--limit", "5"], "select(User)"),
         ("select(User) --limit=5", ["--limit=5"], "select(User)"),
         ("f(a, [b --flush", [], "f(a, [b --flush"),  # unclosed: all code

@@ -6,15 +6,16 @@ import io
 import re
 import tokenize
 
-#: An option word: ``--name``, ``--name=value``, ``-x``, ``-n5``.
-_OPTION = re.compile(r"--?[A-Za-z][\w-]*(?:=.*)?", re.DOTALL)
+#: An option word: ``--name`` or ``--name=value``. No short ``-x`` form: in a
+#: Python expression ``-c`` is a unary minus (``a if b else -c``).
+_OPTION = re.compile(r"--[A-Za-z][\w-]*(?:=.*)?", re.DOTALL)
 #: Tokens that open and close an f-string (Python 3.12+) or a t-string (3.14+).
 _STRING_STARTS = {getattr(tokenize, f"{k}STRING_START", None) for k in "FT"} - {None}
 _STRING_ENDS = {getattr(tokenize, f"{k}STRING_END", None) for k in "FT"} - {None}
 
 
 def _protected_spans(line: str) -> list[tuple[int, int]]:
-    """Where ``line`` is inside a string literal or brackets, as (start, end) offsets.
+    """Where ``line`` is inside a string literal, brackets or a comment, as (start, end).
 
     Read with Python's own tokenizer. An unclosed bracket or string runs to
     the end of the line.
@@ -43,6 +44,9 @@ def _protected_spans(line: str) -> list[tuple[int, int]]:
                     spans.append((opened, offset(token.end)))
             elif depth == 0 and kind == tokenize.STRING:
                 spans.append((offset(token.start), offset(token.end)))
+            elif depth == 0 and kind == tokenize.COMMENT:
+                spans.append((offset(token.start), len(line)))  # `x  # --flush` is a comment
+                break
             elif depth == 0 and kind == tokenize.ERRORTOKEN and text in ("'", '"'):
                 opened, depth = offset(token.start), 1  # an unterminated string (3.11)
                 break
