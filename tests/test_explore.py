@@ -232,8 +232,15 @@ def test_orm_query_unlabeled_columns_display(lib):
 
 def test_orm_query_refuses_more_than_maxitems_rows(lib):
     run(lib, "%config OrmMagic.maxitems = 5")
+    before = log_sql(lib)
     out = run(lib, "%orm_query select(Author)", ok=False)
     assert "more than 5 rows" in str(out.result.error_in_exec)
+    # refused before it ran: not one object built, and the count is not logged
+    assert len(lib.user_ns["session"].identity_map) == 0
+    assert log_sql(lib)[len(before) :] in ([], ["BEGIN (implicit)"])
+    out = run(lib, "%orm_query session.query(Author)", ok=False)
+    assert "more than 5 rows" in str(out.result.error_in_exec)
+    assert len(lib.user_ns["session"].identity_map) == 0
     out = run(lib, "%orm_query select(Author).limit(5)")
     assert len(out.result.result) == 5
 

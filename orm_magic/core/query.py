@@ -7,7 +7,7 @@ entity, ``session.execute(stmt).all()`` for rows, ``unique()`` where joined
 eager loading of a collection needs it, ``query.all()`` for a legacy Query).
 Only the table shown below the cell is cut to the display limit. A result of
 more than ``maxitems`` rows is refused after ``maxitems + 1`` rows, never cut
-silently and never fetched whole.
+silently and never materialized whole: an entity query is counted first.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Result
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapper, Query, Session
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from ..data.tables import NOT_LOADED, Frame
+from .executions import DISPLAY_OPTION
 from .inspection import is_mapped_instance, value_text
 
 
@@ -69,10 +71,54 @@ def _too_many(maxitems: int) -> QueryError:
     )
 
 
+def _loads_entities(statement: Any) -> bool:
+    """True when the ORM builds objects from the rows: it reads them all at once."""
+    return any(d.get("entity") is not None for d in statement.column_descriptions)
+
+
+def too_many_rows(session: Session, query: Any, maxitems: int) -> bool:
+    """Whether ``query`` selects more than ``maxitems`` rows, counted before it runs.
+
+    The ORM fetches every row of an entity query before the first object is
+    returned, so a bound on fetching bounds nothing there: such a query is
+    counted first, unless its own LIMIT is within ``maxitems``. The count is
+    orm_magic's own read: it is not logged, and it runs after the autoflush
+    the query itself would do (so that it counts what the query will see),
+    inside a savepoint on a server, so that if it fails nothing is changed
+    and the query then runs as written, with its own error.
+    """
+    statement = query.statement if isinstance(query, Query) else query
+    if not isinstance(statement, Select) or not _loads_entities(statement):
+        return False
+    limit = getattr(statement, "_limit", None)  # None: no LIMIT, or not a plain number
+    if isinstance(limit, int) and limit <= maxitems:
+        return False
+    options = query.get_execution_options()
+    if session.autoflush and options.get("autoflush", True):
+        session._autoflush()  # what session.execute(query) does first
+    conn = session.connection()
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    hidden = {DISPLAY_OPTION: True}
+    savepoint = conn.dialect.name != "sqlite"
+    if savepoint:
+        conn.exec_driver_sql("SAVEPOINT orm_magic_count", execution_options=hidden)
+    try:
+        total = conn.execute(counted, execution_options=hidden).scalar_one()
+    except SQLAlchemyError:
+        total = 0
+        if savepoint:
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT orm_magic_count", execution_options=hidden)
+    if savepoint:
+        conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_count", execution_options=hidden)
+    return total > maxitems
+
+
 def execute(
     session: Session, query: Any, maxitems: int
 ) -> tuple[list[Any], type | None, list[str]]:
     """Run ``query`` as written; return (items, entity or None, column names)."""
+    if isinstance(query, (Query, Select)) and too_many_rows(session, query, maxitems):
+        raise _too_many(maxitems)
     if isinstance(query, Query):
         descriptions = query.column_descriptions
         # iterating a Query is what .all() does: legacy uniquing and scalars included
