@@ -26,7 +26,7 @@ from sqlalchemy.sql.selectable import CompoundSelect
 
 from ..data.tables import NOT_LOADED, Frame
 from .executions import DISPLAY_OPTION
-from .inspection import is_mapped_instance, value_text
+from .state_views import is_mapped_instance, value_text
 
 
 class QueryError(Exception):

@@ -17,9 +17,9 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapper
 
-from ..core.inspection import session_view, state_view
 from ..core.instances import is_mapped_instance
 from ..core.query import QueryError, run_query
+from ..core.state_views import session_view, state_view
 from ..present.diagram import er_diagram
 from ..present.log import log_frame
 from ..present.report import CellReport
