@@ -40,6 +40,16 @@ class Result:
 
     @property
     def ratio(self) -> float | None:
+        """The median of the per-round ratios where the rounds were paired, else
+        the ratio of the medians.
+
+        A pair ran back to back on the machine as it was at that moment; the
+        median of pairs is steadier than a ratio of two medians, each of which
+        a busy spell on one side can move (bulk rounds here vary by ±30%).
+        """
+        a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
+        if a and b and len(a) == len(b) and all(b):
+            return statistics.median(x / y for x, y in zip(a, b))
         if self.orm_magic is None or not self.baseline:
             return None
         return self.orm_magic / self.baseline
