@@ -16,18 +16,16 @@ import contextlib
 import difflib
 import io
 import logging
-import re
 from dataclasses import dataclass, field
 from pprint import pformat
 from typing import Any
 
-from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from .helpers import run
+from .helpers import error_name, run
 
 #: The SQL a statement was sent with and its parameters, as Python values.
 Sent = tuple[str, Any]
@@ -217,18 +215,6 @@ def run_plain(url: str, steps: list[Step], form: str) -> Run:
 # -- orm_magic ----------------------------------------------------------------------
 #: IPython's traceback starts with a rule of dashes; what comes before it was printed.
 _TRACEBACK_RULE = "-" * 75
-_ERROR_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
-
-
-def error_name(exc: BaseException | None) -> str | None:
-    """The type name of a cell's error; a magic's UsageError names the error it reports."""
-    if exc is None:
-        return None
-    if isinstance(exc, UsageError):
-        # "%orm_flush: IntegrityError in table users: ..." reports SQLAlchemy's error
-        found = _ERROR_NAME.search(str(exc))
-        return found.group(1) if found else "UsageError"
-    return type(exc).__name__
 
 
 def printed(stdout: str, failed: bool) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
@@ -47,3 +48,21 @@ def run(shell: InteractiveShell, source: str, *, ok: bool = True) -> Ran:
 def log_sql(shell: InteractiveShell) -> list[str]:
     """The statements of the workspace log, as text."""
     return [s.sql.strip() for s in shell._orm_magic.workspace.recorder.log]
+
+
+_ERROR_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
+
+
+def error_name(exc: BaseException | None) -> str | None:
+    """The type name of a cell's error, None when it worked.
+
+    A magic reports a database error as a one-line UsageError that names
+    SQLAlchemy's error ("%orm_flush: IntegrityError in table users: ...");
+    a UsageError naming none is a refusal of the magic's own.
+    """
+    if exc is None:
+        return None
+    if isinstance(exc, UsageError):
+        found = _ERROR_NAME.search(str(exc))
+        return found.group(1) if found else "UsageError"
+    return type(exc).__name__

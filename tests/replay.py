@@ -11,7 +11,6 @@ replaced by the plain calls it stands for (:class:`PlainMagics`). The
 from __future__ import annotations
 
 import itertools
-import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
+
+from .helpers import error_name
 
 #: The model both sides use; the workspace runs it as a ``%%model`` cell.
 MODEL = """
@@ -48,24 +49,6 @@ class User(PlainBase):
 
 
 # -- outcomes -----------------------------------------------------------------------
-_ERROR_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
-
-
-def error_name(exc: BaseException | None) -> str | None:
-    """The type name of a step's error, None when it worked.
-
-    A magic reports a database error as a one-line UsageError that names
-    SQLAlchemy's error ("%orm_flush: IntegrityError in table users: ...");
-    a UsageError naming none is a refusal of the magic's own.
-    """
-    if exc is None:
-        return None
-    if isinstance(exc, UsageError):
-        found = _ERROR_NAME.search(str(exc))
-        return found.group(1) if found else "UsageError"
-    return type(exc).__name__
-
-
 def transaction_state(session: Session) -> str:
     """``none``, ``active`` or ``failed`` (a failed flush, awaiting a rollback)."""
     transaction = session.get_transaction()
