@@ -141,6 +141,10 @@ def test_config_orm_magic_does_not_show_the_url_password(shell, monkeypatch, tmp
         shell.run_line_magic("unload_ext", "orm_magic")
         shell.run_line_magic("load_ext", "orm_magic")  # and the next load does too
         assert shell._orm_magic.workspace.url == url
+        later = "postgresql+psycopg://ann:KVWQXZ@db/shop"
+        shell.run_line_magic("config", f"OrmMagic.url = {later!r}")  # set after the load
+        out = run(shell, "%config OrmMagic")
+        assert "KVWQXZ" not in out.stdout + out.text
     finally:
         shell.run_line_magic("unload_ext", "orm_magic")
         shell.config.pop("OrmMagic", None)

@@ -84,14 +84,13 @@ class OrmMagic(Magics):
         try:
             super().__init__(shell=shell, **kwargs)
         except TraitError as exc:  # a value %config stored before the extension was loaded
+            self._leave(shell)
             raise UsageError(f"orm_magic: {exc}") from None
         try:
             self.workspace = Workspace(self.initial_url(), self.loglimit)
         except WorkspaceError as exc:
+            self._leave(shell)
             raise UsageError(f"orm_magic: {exc}") from None
-        # %config OrmMagic prints the traits' values: the password is not
-        # kept in one (the shell's config still holds the URL for the next load)
-        self.url = safe_url(self.url)
         self._pushed: dict[str, Any] = {}
         self.reporter = Reporter(lambda: self.workspace, self.display_settings)
         #: the book of model cells; None until the first %%model (and after %orm_reset)
@@ -112,11 +111,30 @@ class OrmMagic(Magics):
             short_errors=self.short_errors,
         )
 
+    def _leave(self, shell: Any) -> None:
+        """A load that failed leaves no instance behind among the shell's configurables."""
+        configurables = getattr(shell, "configurables", [])
+        if self in configurables:
+            configurables.remove(self)
+
     def initial_url(self) -> str:
-        """The URL to load with: ``%config OrmMagic.url`` if set, else ``ORM_MAGIC_URL``."""
-        if "url" in self.config.get("OrmMagic", {}):
-            return self.url
-        return os.environ.get("ORM_MAGIC_URL") or self.url
+        """The URL to load with: ``%config OrmMagic.url`` if set, else ``ORM_MAGIC_URL``.
+
+        Read from the shell's configuration, which holds it as typed: the
+        trait itself holds it masked (see :meth:`_mask_url`).
+        """
+        configured = self.config.get("OrmMagic", {})
+        if "url" in configured:
+            return str(configured["url"])
+        return os.environ.get("ORM_MAGIC_URL") or "sqlite://"
+
+    @observe("url")
+    def _mask_url(self, change: dict[str, Any]) -> None:
+        # %config OrmMagic prints the traits' values: a password is never kept
+        # in one, whenever it is set (on load, or by a later %config)
+        masked = safe_url(change["new"])
+        if masked != change["new"]:
+            self.url = masked
 
     @observe("loglimit")
     def _loglimit_changed(self, change: dict[str, Any]) -> None:
