@@ -35,3 +35,8 @@ def transaction_status(dbapi_connection: Any) -> int | None:
     if status is None and hasattr(dbapi_connection, "get_transaction_status"):
         status = dbapi_connection.get_transaction_status()  # psycopg2
     return None if status is None else int(status)
+
+
+def aborted(dbapi_connection: Any) -> bool:
+    """True when PostgreSQL refuses every statement on it until a rollback."""
+    return transaction_status(dbapi_connection) == PQTRANS_INERROR

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..data.tables import TableData
 from .capture import StatementRecorder
-from .dbapi import PQTRANS_INERROR, in_transaction, transaction_status
+from .dbapi import aborted, in_transaction
 from .errors import first_line
 from .executions import DISPLAY_OPTION
 from .urls import mask_secrets
@@ -43,14 +43,13 @@ def usable(conn: Connection | None) -> bool:
     transaction = conn.get_transaction()
     if transaction is None or not transaction.is_active:
         return False  # a failed flush ended it in the database already
-    status = transaction_status(conn.connection.dbapi_connection)
-    return status != PQTRANS_INERROR  # PostgreSQL refuses every statement until a rollback
+    return not aborted(conn.connection.dbapi_connection)
 
 
 def _failure(conn: Connection) -> str:
     """Why the session's own connection cannot be read through, in words."""
     alive = not (conn.closed or conn.invalidated)
-    if alive and transaction_status(conn.connection.dbapi_connection) == PQTRANS_INERROR:
+    if alive and aborted(conn.connection.dbapi_connection):
         return "the session's current transaction is aborted until a rollback"
     return "the session's transaction failed and awaits a rollback"
 

@@ -19,7 +19,7 @@ from ..data.statements import Capture
 from ..data.tables import Pending, TableData
 from . import reading, uncommitted
 from .capture import StatementRecorder
-from .dbapi import PQTRANS_INERROR, transaction_status
+from .dbapi import aborted
 from .engine import new_base, open_engine
 from .errors import WorkspaceError, first_line
 from .executions import tag_relationship_load
@@ -107,7 +107,7 @@ class Workspace:
         dbapi_connection = conn.connection.dbapi_connection
         if dbapi_connection is None:  # the pool detached it: no transaction to ask about
             return False
-        return transaction_status(dbapi_connection) == PQTRANS_INERROR
+        return aborted(dbapi_connection)
 
     def take_reconnects(self) -> int:
         """How many connections were lost and replaced since the last call."""
