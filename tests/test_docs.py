@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-TEST_COMMAND = "pip install -e '.[test]' && python -m pytest"
+TEST_COMMAND = "pip install -e '.[test,reflect]' && python -m pytest"
 
 
 def test_readme_opens_with_the_two_setup_commands():

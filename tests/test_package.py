@@ -28,7 +28,7 @@ def test_floors_are_the_versions_the_matrix_tests():
         floors[name.lower()] = floor
     matrix = (Path(__file__).parents[1] / ".ci" / "matrix").read_text()
     oldest = dict(re.findall(r"^OLDEST_\w+='(\w+)==([\d.]+)'", matrix, re.MULTILINE))
-    assert set(floors) == {"ipython", "pandas", "sqlalchemy"}
+    assert set(floors) == {"ipython", "pandas", "sqlalchemy", "alembic"}
     assert set(oldest) == set(floors)
     for name, pin in oldest.items():
         # the floor 7.34 is the release 7.34.0, exactly what the matrix pins
