@@ -36,9 +36,13 @@ def load_ipython_extension(shell: Any) -> None:
 
     orm = OrmMagic(shell=shell)
     shell.register_magics(orm)
-    orm.families = [
-        family(shell, orm) for family in (SessionMagics, ModelMagics, ConnectMagics, ExploreMagics)
-    ]
+    families = (
+        SessionMagics,
+        ModelMagics,
+        ConnectMagics,
+        ExploreMagics,
+    )
+    orm.families = [family(shell, orm) for family in families]
     for family in orm.families:
         shell.register_magics(family)
         if isinstance(family, ExploreMagics):
