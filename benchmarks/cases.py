@@ -201,6 +201,7 @@ class Bench:
                 1.2,
                 runs=rounds,
                 note="orm_magic at the big table / orm_magic at the small table",
+                samples={"orm_magic": samples[big][0], "baseline": samples[small][0]},
             )
         )
         return results
@@ -237,6 +238,38 @@ class Bench:
             median(b),
             1.10,
             runs=rounds,
+            samples={"orm_magic": a, "baseline": b},
+        )
+
+    def noise(self, count: int, rounds: int) -> Result:
+        """Informative: the plain bulk work against itself (an A/A run).
+
+        Both sides are the same code, so the ratio is 1.00 but for the
+        machine: how far from 1.00 it lands is the noise of the statistic.
+        """
+        ns = self.shell.user_ns
+        plain_cls = self.models[min(self.sizes)]
+
+        def setup() -> None:
+            ns["plain_objs"] = [self.new_user(plain_cls, i) for i in range(count)]
+
+        def run() -> None:
+            self.cell("plain_session.add_all(plain_objs)")
+            self.cell("plain_session.flush()")
+
+        def after() -> None:
+            self.rollback()
+            ns.pop("plain_objs", None)
+
+        a, b = interleaved(run, run, rounds, setup, setup, after, after)
+        return Result(
+            f"A/A: plain bulk, {count:,} objects, vs itself",
+            median(a),
+            median(b),
+            None,
+            kind="info",
+            runs=rounds,
+            note="the same code on both sides: the distance from 1.00 is the noise",
             samples={"orm_magic": a, "baseline": b},
         )
 

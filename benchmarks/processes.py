@@ -7,6 +7,7 @@ its peak resident set size as JSON.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -45,14 +46,19 @@ def environment() -> dict[str, str]:
     return env
 
 
-def python(code: str) -> float:
-    """Run ``code`` in a fresh interpreter; its CPU time (or wall time) in seconds."""
+def python(code: str, seed: int = 0) -> float:
+    """Run ``code`` in a fresh interpreter; its CPU time (or wall time) in seconds.
+
+    ``seed`` is the child's PYTHONHASHSEED: the layout of every dict and set
+    follows it, and with it the speed of a process, so the two sides of a
+    round run with the same seed and a run is repeatable.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", code],
         check=True,
-        env=environment(),
+        env=environment() | {"PYTHONHASHSEED": str(seed)},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -65,7 +71,14 @@ def python(code: str) -> float:
 
 def load(rounds: int) -> Result:
     """%load_ext orm_magic in a fresh process against IPython + sqlalchemy.orm."""
-    a, b = interleaved(lambda: python(LOAD_ORM), lambda: python(LOAD_PLAIN), rounds)
+    calls = itertools.count()
+
+    def child(code: str) -> float:
+        # a round runs one child per side, back to back: calls 2k and 2k+1
+        # are round k's, and both get its hash seed
+        return python(code, seed=next(calls) // 2 + 1)
+
+    a, b = interleaved(lambda: child(LOAD_ORM), lambda: child(LOAD_PLAIN), rounds)
     return Result(
         "load",
         median(a),

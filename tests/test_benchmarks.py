@@ -19,6 +19,7 @@ CASES = [
     "add one row, 10,000 rows",
     "size independence",
     "bulk",
+    "A/A",
     "jupysql",
     "memory",
 ]
