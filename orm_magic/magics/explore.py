@@ -7,6 +7,7 @@ None of them changes the session or a transaction; all but ``%orm_query``
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -166,17 +167,32 @@ class ExploreMagics(MagicFamily):
         return result.value if result is not None else None
 
     @magic_arguments()
+    @argument(
+        "--save",
+        metavar="PATH",
+        help="also write the diagram to PATH: SVG for .svg, Mermaid for .mmd",
+    )
     @argument("models", nargs="*", help="model class names; all models when none")
     @line_magic
     def orm_diagram(self, line: str) -> None:
         """Draw an ER diagram of the named models, or of every model.
 
-        Tables, columns with types, primary and foreign keys, and the
-        relationships among the models with their cardinality, as a Mermaid
-        ``erDiagram`` (rendered by JupyterLab 4.1+ and Notebook 7; plain
-        Mermaid text elsewhere). Needs no Graphviz and no network.
+        Tables, columns with types, primary and foreign keys, and a
+        crow's-foot connector per foreign key. The output holds the diagram
+        twice: as Mermaid ``erDiagram`` text, which JupyterLab 4.1+ and
+        Notebook 7 draw, and as an SVG drawn in Python, which VS Code, Colab,
+        GitHub and exported HTML show; a terminal prints the Mermaid text.
+        Needs no Graphviz and no network. The SVG draws at most 30 tables and
+        says so when there are more. ``--save PATH`` also writes it to a file
+        for slides and reports: ``.svg`` for the drawing, ``.mmd`` for Mermaid.
         """
         args = parse_argstring(self.orm_diagram, line)
+        save = args.save
+        if save and len(save) > 1 and save[0] == save[-1] and save[0] in "'\"":
+            save = save[1:-1]  # IPython's arg_split keeps the quotes around a name with blanks
+        suffix = Path(save).suffix.lower() if save else ""
+        if args.save and suffix not in (".svg", ".mmd"):
+            raise UsageError(f"%orm_diagram: --save {args.save!r}: end the name with .svg or .mmd")
         models = self.orm.workspace.all_models()
         if not models:
             raise UsageError("%orm_diagram: no models yet; define one with %%model")
@@ -185,4 +201,11 @@ class ExploreMagics(MagicFamily):
             known = ", ".join(sorted(models))
             raise UsageError(f"%orm_diagram: unknown model {unknown[0]!r}; known models: {known}")
         chosen = [models[name] for name in args.models] if args.models else list(models.values())
-        display(er_diagram(chosen, self.orm.workspace.engine.dialect))
+        diagram = er_diagram(chosen, self.orm.workspace.engine.dialect)
+        display(diagram)
+        if save:
+            try:
+                Path(save).expanduser().write_text(diagram.text_for(suffix), encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"%orm_diagram: cannot write {save!r}: {exc}") from None
+            print(f"saved the diagram to {save}")

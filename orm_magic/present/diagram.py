@@ -1,9 +1,18 @@
-"""An ER diagram of mapped models as Mermaid ``erDiagram`` text.
+"""An ER diagram of mapped models: Mermaid ``erDiagram`` text and an SVG drawing.
 
-JupyterLab 4.1+ and Notebook 7 render the ``text/vnd.mermaid`` MIME type
-natively; the same text is offered as a fenced ``mermaid`` block in
-``text/markdown`` and as plain text. Nothing is drawn here: no Graphviz, no
-network. Everything is read from the mappers and tables, never the database.
+Which one a frontend shows follows its MIME preference order:
+
+- JupyterLab 4.1+ and Notebook 7 rank their Mermaid renderer (rank 61) above
+  SVG (rank 80), so they draw the Mermaid;
+- VS Code (``text/html``, ``image/svg+xml``, ``text/markdown``, ...), nbconvert's
+  HTML export (``text/html``, ``text/markdown``, ``image/svg+xml``,
+  ``text/vnd.mermaid``, ...), Colab and GitHub show the SVG, drawn here by
+  :mod:`.drawing`: no Graphviz, no network;
+- a terminal prints the Mermaid text.
+
+The bundle never holds ``text/html`` or ``text/markdown``: JupyterLab ranks
+both above Mermaid and would show them instead of the diagram. Everything is
+read from the mappers and tables, never the database.
 """
 
 from __future__ import annotations
@@ -13,11 +22,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Table, UniqueConstraint, inspect
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import NoReferenceError
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
 from sqlalchemy.sql.expression import FromClause, TableClause
+
+from .drawing import svg_diagram
+from .er_model import DiagramColumn, DiagramLink, DiagramTable
 
 #: The MIME type of Mermaid source that JupyterLab renders as a diagram.
 MERMAID_MIME = "text/vnd.mermaid"
@@ -57,7 +70,8 @@ def attribute_line(column: Any, dialect: Dialect | None) -> str:
     if keys:
         line += " " + ", ".join(keys)
     if notes:
-        line += ' "' + "; ".join(notes).replace('"', "'") + '"'
+        # a quoted comment ends at a quote or a line break, which a name may hold
+        line += ' "' + re.sub(r"[\x00-\x1f\x7f]", " ", "; ".join(notes)).replace('"', "'") + '"'
     return line
 
 
@@ -92,21 +106,81 @@ def cardinality(rel: RelationshipProperty[Any]) -> tuple[FromClause, str, FromCl
     return left, f"{mine}{link}{one[::-1]}", right
 
 
+#: The MIME type of the drawing every frontend without Mermaid shows.
+SVG_MIME = "image/svg+xml"
+
+
 @dataclass
 class ERDiagram:
-    """Mermaid ``erDiagram`` source that renders itself in Jupyter."""
+    """An ER diagram as Mermaid source and as SVG, rendering itself in Jupyter."""
 
     mermaid: str
+    svg: str = ""
 
     def __repr__(self) -> str:
         return self.mermaid
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {
-            MERMAID_MIME: self.mermaid,
-            "text/markdown": f"```mermaid\n{self.mermaid}\n```",
-            "text/plain": self.mermaid,
-        }
+        bundle = {MERMAID_MIME: self.mermaid, "text/plain": self.mermaid}
+        if self.svg:
+            bundle[SVG_MIME] = self.svg
+        return bundle
+
+    def text_for(self, suffix: str) -> str:
+        """The file content for a name ending in ``suffix``: ``.svg`` or ``.mmd``."""
+        if suffix.lower() == ".svg":
+            return self.svg
+        if suffix.lower() in (".mmd", ".mermaid"):
+            return self.mermaid + "\n"
+        raise ValueError(f"cannot save a diagram as {suffix or 'a file without extension'!r}")
+
+
+def drawn_table(table: Table, dialect: Dialect | None) -> DiagramTable:
+    """``table`` as the SVG drawing shows it: names, SQL types and key marks."""
+    columns = tuple(
+        DiagramColumn(
+            column.name,
+            _type_text(column, dialect),
+            bool(column.primary_key),
+            bool(column.foreign_keys),
+        )
+        for column in table.columns
+    )
+    return DiagramTable(table.fullname, columns)
+
+
+def drawn_links(tables: dict[str, Table]) -> list[DiagramLink]:
+    """One link per foreign key constraint among ``tables``."""
+    links = []
+    for name, table in tables.items():
+        for fk in table.foreign_key_constraints:
+            try:
+                parent = fk.referred_table.fullname
+            except NoReferenceError:  # a table not defined yet: nothing to connect to
+                continue
+            if parent not in tables:
+                continue
+            columns = list(fk.columns)
+            keys = {c.name for c in columns}
+            pk = {c.name for c in table.primary_key.columns}
+            uniques = [
+                {c.name for c in u.columns}
+                for u in table.constraints
+                if isinstance(u, UniqueConstraint)
+            ]
+            single = len(columns) == 1 and bool(columns[0].unique)
+            unique = keys == pk or keys in uniques or single
+            optional = any(c.nullable for c in columns)
+            names = tuple(c.name for c in columns)
+            links.append(DiagramLink(name, names, parent, optional, unique))
+    return links
+
+
+def _type_text(column: Any, dialect: Dialect | None) -> str:
+    try:
+        return str(column.type.compile(dialect=dialect))
+    except Exception:  # a type the dialect cannot render: its class name will do
+        return type(column.type).__name__
 
 
 def _order(rel: RelationshipProperty[Any]) -> tuple[int, str, str]:
@@ -149,7 +223,8 @@ def er_diagram(models: Iterable[type], dialect: Dialect | None = None) -> ERDiag
             f"    {mermaid_name(_entity_name(left))} {connector} "
             f'{mermaid_name(_entity_name(right))} : "{label}"'
         )
-    return ERDiagram("\n".join(lines))
+    drawn = [drawn_table(table, dialect) for table in tables.values()]
+    return ERDiagram("\n".join(lines), svg_diagram(drawn, drawn_links(tables)))
 
 
 def _entity_name(selectable: FromClause) -> str:

@@ -9,7 +9,15 @@ from ..data.statements import Capture, Repeat, Statement
 from ..data.tables import Frame, TableData
 from ..data.text import shorten
 from .sql import statement_html, statement_text
-from .tables import DEFAULT_MAXCHARS, NO_MATH, frame_html, frame_text, table_html, table_text
+from .tables import (
+    DEFAULT_MAXCHARS,
+    NO_MATH,
+    TABLE_STYLE,
+    frame_html,
+    frame_text,
+    table_html,
+    table_text,
+)
 
 
 @dataclass
@@ -101,7 +109,7 @@ class CellReport:
 
     # -- rendering --------------------------------------------------------
     def _repr_html_(self) -> str:
-        parts = [f'<div class="orm-magic {NO_MATH}" style="font-size:13px">']
+        parts = [f'<div class="orm-magic {NO_MATH}" style="font-size:13px">{TABLE_STYLE}']
         if self.show_sql:
             parts.append(f'<div style="opacity:.75">{html.escape(self.title)}</div>')
             if self.statements:
@@ -110,16 +118,18 @@ class CellReport:
                     blocks.append(f"<i>… {self.omitted:,} statements not shown …</i>")
                     blocks.extend(statement_html(s) for s in self.tail)
                 parts.append(
+                    # a monospace font even where the page's pre rule names an undefined variable
                     '<pre style="margin:.3em 0;padding:.4em .6em;white-space:pre-wrap;'
+                    "font-family:var(--jp-code-font-family, monospace);"
                     'border-left:3px solid var(--jp-brand-color1, #2196f3)">'
                     + "\n".join(blocks)
                     + "</pre>"
                 )
         parts.extend(
-            # the theme's warning colour; the fallback reads on light and dark
-            '<div style="color:var(--jp-warn-color0, #c25e00);font-weight:bold">⚠ '
-            + html.escape(note)
-            + "</div>"
+            # the theme's warning colour; else orange mixed into the text colour, which
+            # keeps the text's contrast on any background (see sql._token_colour)
+            '<div style="color:var(--jp-warn-color0, color-mix(in srgb, currentColor 50%, '
+            '#e8590c));font-weight:bold">⚠ ' + html.escape(note) + "</div>"
             for note in self.nplusone_notes()
         )
         parts.extend(f"<div>{html.escape(note)}</div>" for note in self.notes)

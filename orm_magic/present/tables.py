@@ -23,6 +23,17 @@ _PLAIN = (int, float, decimal.Decimal, datetime.date, datetime.time, datetime.ti
 #: Classes that MathJax 2 and 3 skip, so that ``$x$`` in a value stays text.
 NO_MATH = "tex2jax_ignore mathjax_ignore"
 
+#: Cell spacing and a rule under the header for pages without a notebook stylesheet
+#: (VS Code, Colab, an exported page without JupyterLab's CSS), where the cells
+#: would touch. Every selector is inside ``:where()``, which has no specificity, so
+#: any rule of the page's own (JupyterLab's ``.jp-RenderedHTMLCommon td``) wins there.
+TABLE_STYLE = (
+    "<style>:where(.orm-magic table.dataframe){border-collapse:collapse}"
+    ":where(.orm-magic table.dataframe :is(th,td)){padding:.2em .6em;text-align:right}"
+    ":where(.orm-magic table.dataframe thead th){border-bottom:1px solid rgba(128,128,128,.6)}"
+    "</style>"
+)
+
 
 def row_count_text(data: TableData) -> str:
     if data.error is not None:

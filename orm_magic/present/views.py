@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass
 
 from ..data.tables import Inspection
-from .tables import DEFAULT_MAXCHARS, NO_MATH, frame_html, frame_text
+from .tables import DEFAULT_MAXCHARS, NO_MATH, TABLE_STYLE, frame_html, frame_text
 
 
 @dataclass
@@ -18,7 +18,7 @@ class InspectionReport:
 
     def _repr_html_(self) -> str:
         view = self.inspection
-        parts = [f'<div class="orm-magic {NO_MATH}" style="font-size:13px">']
+        parts = [f'<div class="orm-magic {NO_MATH}" style="font-size:13px">{TABLE_STYLE}']
         parts.append(f'<div style="opacity:.75">{html.escape(view.title)}</div>')
         parts.extend(f"<div>{html.escape(line)}</div>" for line in view.lines)
         parts.extend(frame_html(frame, self.maxchars) for frame in view.frames)
