@@ -1,122 +1,261 @@
-"""Bringing a table in the database in line with a redefined model.
+"""Bringing the live database in line with the workspace's models, through Alembic.
 
-When a re-run ``%%model`` cell changes a model's columns, its table is rebuilt:
-the rows are copied out for the columns that still exist, the table is created
-anew, and the rows are copied back. Everything happens in one transaction, so
-a failure leaves the table as it was.
+Alembic's autogenerate compares the database with the models
+(``produce_migrations``) and its ``Operations`` apply the difference on the
+same connection, in the caller's transaction, in batch mode ("move and copy")
+on SQLite. Only what the models own is compared: their tables, and, on
+those, the indexes and constraints that the models define now or defined
+before. Views, other tables and their foreign keys are never reflected, so
+never touched; nothing is dropped with CASCADE.
+
+This module is imported only when a model cell finds one of its tables in
+the database already (and by ``%orm_export``): ``%load_ext`` and a first
+model cell on an empty database do not pay for Alembic.
 """
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Integer, Table, text
-from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.schema import AddConstraint
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.migration import MigrationContext
+from alembic.operations import Operations, ops
+from sqlalchemy import MetaData, Table
+from sqlalchemy.engine import Connection
+
+from .errors import WorkspaceError
+from .executions import DISPLAY_OPTION
+from .reading import count_rows
+
+#: Rows counted at most per table for the notes (see reading.count_rows).
+COUNT_LIMIT = 10_000
 
 
 @dataclass
-class TableChange:
-    """How a table's columns differ between two definitions."""
+class Dropped:
+    """A column or table that a migration drops, and the rows its table holds."""
 
-    name: str
-    added: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-    retyped: list[str] = field(default_factory=list)  # "name: OLD → NEW"
-    kept_rows: int | None = None  # rows copied back after a rebuild
-    emptied: bool = False  # rebuilt empty (%%model --drop)
+    what: str  # "column users.nickname", "table tags"
+    rows: int | None  # None: more than COUNT_LIMIT
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.dropped or self.retyped)
+    def describe(self, held: bool = False) -> str:
+        """``column users.nickname (3 rows)``; with ``held``, ``(the table held 3 rows)``."""
+        rows = f"more than {COUNT_LIMIT:,} rows" if self.rows is None else _rows(self.rows)
+        return f"{self.what} ({'the table held ' if held else ''}{rows})"
 
-    def describe(self) -> str:
-        """One line for the cell's output."""
-        parts = []
-        if self.added:
-            parts.append("added " + ", ".join(self.added))
+
+@dataclass
+class Migration:
+    """What bringing the database in line did: Alembic's code, rows kept, what it dropped."""
+
+    code: str = ""  # Alembic's rendering of the operations; "" when none
+    kept: dict[str, int | None] = field(default_factory=dict)  # changed table: its rows
+    dropped: list[Dropped] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        """The lines a cell's report shows: the migration, then the rows kept and dropped."""
+        if not self.code:
+            return []
+        lines = ["migration, as Alembic renders it:", *self.code.splitlines()]
+        for name, rows in self.kept.items():
+            count = f"more than {COUNT_LIMIT:,} rows" if rows is None else _rows(rows)
+            lines.append(f"table {name} changed: {count} kept")
         if self.dropped:
-            parts.append("dropped " + ", ".join(self.dropped))
-        if self.retyped:
-            parts.append("retyped " + ", ".join(self.retyped))
-        what = "; ".join(parts) or "unchanged columns"
-        if self.emptied:
-            return f"table {self.name} rebuilt empty ({what})"
-        rows = "row" if self.kept_rows == 1 else "rows"
-        return f"table {self.name} rebuilt: {what}; {self.kept_rows:,} {rows} kept"
+            lines.append("dropped " + ", ".join(d.describe(held=True) for d in self.dropped))
+        return lines
 
 
-def _type_name(column: object, dialect: Dialect) -> str:
+class DestructiveChange(WorkspaceError):
+    """Bringing the database in line would drop a column or table holding rows."""
+
+
+def bring_in_line(
+    conn: Connection, tables: list[Table], previous: list[Table], *, confirm: bool
+) -> Migration:
+    """Change the tables of ``tables`` and ``previous`` that exist on ``conn`` to match
+    ``tables``: a table only in ``previous`` (a model no cell defines now) is dropped.
+
+    Runs on ``conn`` inside its transaction. Dropping a column or a table
+    that holds rows raises :class:`DestructiveChange` unless ``confirm``.
+    """
+    planned = _plan(conn, tables, previous)
+    if planned is None:
+        return Migration()
+    context, upgrade, dropped = planned
+    batch = conn.dialect.name == "sqlite"
+    if not confirm:
+        _refuse(upgrade, dropped, batch)
+    migration = Migration(render(upgrade, batch), dropped=dropped)
+    with _hidden(conn):
+        # SQLite checks every view and trigger when a table is renamed, and
+        # "move and copy" renames the copy while the original is gone: a view
+        # on the table would fail it. The legacy rename checks nothing.
+        legacy = (
+            batch
+            and conn.exec_driver_sql(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type IN ('view', 'trigger'))"
+                " AND NOT (SELECT legacy_alter_table FROM pragma_legacy_alter_table)"
+            ).scalar()
+        )
+    if legacy:
+        conn.exec_driver_sql("PRAGMA legacy_alter_table = ON")
     try:
-        return str(column.type.compile(dialect=dialect))  # type: ignore[attr-defined]
-    except Exception:  # a type this dialect cannot render; compare generically
-        return repr(column.type)  # type: ignore[attr-defined]
+        apply(Operations(context), upgrade, batch)
+    finally:
+        if legacy:  # a connection setting, not undone by a rollback
+            conn.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
+    with _hidden(conn):
+        for op in upgrade.ops:
+            if isinstance(op, ops.ModifyTableOps):
+                migration.kept[op.table_name] = _count(conn, op.table_name, op.schema)
+    return migration
 
 
-def compare(old: Table, new: Table, dialect: Dialect) -> TableChange:
-    """What changed in the columns from ``old`` to ``new``."""
-    change = TableChange(new.fullname)
-    old_cols = {c.name: c for c in old.columns}
-    new_cols = {c.name: c for c in new.columns}
-    change.added = [n for n in new_cols if n not in old_cols]
-    change.dropped = [n for n in old_cols if n not in new_cols]
-    for name in new_cols:
-        if name in old_cols:
-            before = _type_name(old_cols[name], dialect)
-            after = _type_name(new_cols[name], dialect)
-            if before != after:
-                change.retyped.append(f"{name}: {before} → {after}")
-    return change
+def check(conn: Connection, tables: list[Table], previous: list[Table]) -> None:
+    """Raise :class:`DestructiveChange` if bringing ``conn`` in line with ``tables``
+    would drop a column or table holding rows; reads only, changes nothing."""
+    planned = _plan(conn, tables, previous)
+    if planned is not None:
+        _refuse(planned[1], planned[2], conn.dialect.name == "sqlite")
 
 
-def rebuild(conn: Connection, old: Table, new: Table, change: TableChange, keep: bool) -> None:
-    """Rebuild ``new``'s table on ``conn``, keeping rows of shared columns if ``keep``."""
-    prep = conn.dialect.identifier_preparer
-    name = prep.format_table(new)
-    scratch = prep.quote(f"_orm_magic_old_{new.name}")
-    common = [c.name for c in new.columns if c.name in {o.name for o in old.columns}]
-    cascade = "" if conn.dialect.name == "sqlite" else " CASCADE"
-    columns = ", ".join(prep.quote(c) for c in common)
-    if keep and common:
-        conn.execute(text(f"CREATE TABLE {scratch} AS SELECT {columns} FROM {name}"))
-    conn.execute(text(f"DROP TABLE {name}{cascade}"))
-    new.create(conn)
-    change.emptied = not keep
-    if keep:
-        change.kept_rows = 0
-        if common:
-            result = conn.execute(
-                text(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {scratch}")
-            )
-            change.kept_rows = max(result.rowcount, 0)
-            conn.execute(text(f"DROP TABLE {scratch}"))
-            _restart_sequences(conn, new)
-    if cascade:
-        _restore_references(conn, new)
-
-
-def _restart_sequences(conn: Connection, table: Table) -> None:
-    # PostgreSQL: the new table's sequence starts at 1 while copied ids do not.
-    if conn.dialect.name != "postgresql":
-        return
-    for column in table.primary_key.columns:
-        if isinstance(column.type, Integer) and column.autoincrement in (True, "auto"):
-            quoter = conn.dialect.identifier_preparer
-            conn.execute(
-                text(
-                    "SELECT setval(pg_get_serial_sequence(:t, :c), "
-                    f"COALESCE((SELECT max({quoter.quote(column.name)})"
-                    f" FROM {quoter.format_table(table)}), 0) + 1, false)"
+def _plan(
+    conn: Connection, tables: list[Table], previous: list[Table]
+) -> tuple[MigrationContext, ops.UpgradeOps, list[Dropped]] | None:
+    """Alembic's context, its operations and what they drop; None when nothing differs."""
+    names = {t.name for t in tables} | {t.name for t in previous}
+    owned = _owned_by(previous + tables)
+    with _hidden(conn):  # the comparison's reflection is our read, not the cell's SQL
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_name": lambda name, type_, parents: type_ != "table" or name in names,
+                "include_object": lambda obj, name, type_, reflected, compare_to: _included(
+                    obj, type_, reflected, compare_to, names, owned
                 ),
-                {"t": table.fullname, "c": column.name},
-            )
+                "render_as_batch": conn.dialect.name == "sqlite",
+                "compare_type": True,
+            },
+        )
+        metadata = list({id(t.metadata): t.metadata for t in tables}.values())
+        # Alembic takes a sequence of MetaData too (the models may span several bases)
+        upgrade = produce_migrations(context, metadata).upgrade_ops  # type: ignore[arg-type]
+        assert upgrade is not None
+        if upgrade.is_empty():
+            return None
+        return context, upgrade, _dropped(conn, upgrade)
 
 
-def _restore_references(conn: Connection, table: Table) -> None:
-    # DROP ... CASCADE removed the foreign keys of other tables that point here.
-    for other in table.metadata.tables.values():
-        if other is table:
-            continue
-        for constraint in other.foreign_key_constraints:
-            if constraint.referred_table is table:
-                conn.execute(AddConstraint(constraint))
+def _refuse(upgrade: ops.UpgradeOps, dropped: list[Dropped], batch: bool) -> None:
+    if any(d.rows != 0 for d in dropped):
+        raise DestructiveChange(
+            "this change drops "
+            + ", ".join(d.describe() for d in dropped)
+            + f": {one_line(render(upgrade, batch))}; the models and tables are unchanged;"
+            " run the cell as %%model --yes to apply it"
+        )
+
+
+def apply(operations: Operations, upgrade: ops.UpgradeOps, batch: bool) -> None:
+    """Run autogenerate's operations, each table's in a batch on SQLite (Alembic's
+    cookbook: "Run Alembic Operation Objects Directly")."""
+    conn = operations.migration_context.connection
+    assert conn is not None
+    for op in upgrade.ops:
+        if isinstance(op, ops.ModifyTableOps):
+            if batch:
+                # reflected here, unrecorded, so that the SQL shown is the migration's
+                with _hidden(conn):
+                    current = Table(
+                        op.table_name, MetaData(), schema=op.schema, autoload_with=conn
+                    )
+                with operations.batch_alter_table(
+                    op.table_name, schema=op.schema, copy_from=current
+                ) as batch_op:
+                    for table_op in op.ops:
+                        batch_op.invoke(table_op)
+            else:
+                for table_op in op.ops:
+                    operations.invoke(table_op)
+        else:
+            operations.invoke(op)
+
+
+def render(upgrade: ops.UpgradeOps, batch: bool, **options: Any) -> str:
+    """The operations as Alembic writes them into a revision, without its banner;
+    ``options`` go to Alembic's ``render_python_code``."""
+    code = render_python_code(upgrade, render_as_batch=batch, **options)
+    lines = [line for line in code.splitlines() if not line.strip().startswith("# ###")]
+    return textwrap.dedent("\n".join(lines)).strip()
+
+
+def one_line(code: str) -> str:
+    """Rendered code on one line, for an error message."""
+    return " ".join(line.strip() for line in code.splitlines() if line.strip())
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} {'row' if n == 1 else 'rows'}"
+
+
+def _owned_by(tables: list[Table]) -> set[tuple[str, ...]]:
+    """The indexes and constraints the models define (or defined), as keys."""
+    owned: set[tuple[str, ...]] = set()
+    for t in tables:
+        owned.update(("index", t.name, str(ix.name)) for ix in t.indexes)
+        for constraint in t.constraints:
+            columns = tuple(sorted(c.name for c in getattr(constraint, "columns", [])))
+            owned.add(("constraint", t.name, *columns))
+    return owned
+
+
+def _included(
+    obj: Any, type_: str, reflected: bool, compare_to: Any, names: set[str], owned: set[Any]
+) -> bool:
+    """Alembic's include_object: the models' tables, and on them what the models own."""
+    if type_ == "table":
+        return bool(obj.name in names)
+    if type_ == "column":
+        return True  # a model's table: its columns are the model's
+    if not reflected or compare_to is not None:
+        return True  # defined by a model, or in both: compared
+    # only in the database: drop it only if a model defined it before
+    parent = getattr(obj, "table", None)
+    parent_name = getattr(parent, "name", "")
+    if type_ == "index":
+        return ("index", parent_name, str(obj.name)) in owned
+    columns = tuple(sorted(c.name for c in getattr(obj, "columns", [])))
+    return ("constraint", parent_name, *columns) in owned
+
+
+def _dropped(conn: Connection, upgrade: ops.UpgradeOps) -> list[Dropped]:
+    dropped = []
+    for op in upgrade.ops:
+        if isinstance(op, ops.DropTableOp):
+            rows = _count(conn, op.table_name, op.schema)
+            dropped.append(Dropped(f"table {op.table_name}", rows))
+        elif isinstance(op, ops.ModifyTableOps):
+            for table_op in op.ops:
+                if isinstance(table_op, ops.DropColumnOp):
+                    rows = _count(conn, op.table_name, op.schema)
+                    what = f"column {op.table_name}.{table_op.column_name}"
+                    dropped.append(Dropped(what, rows))
+    return dropped
+
+
+def _count(conn: Connection, name: str, schema: str | None) -> int | None:
+    return count_rows(conn, Table(name, MetaData(), schema=schema), COUNT_LIMIT)[0]
+
+
+@contextmanager
+def _hidden(conn: Connection) -> Iterator[None]:
+    """Statements on ``conn`` inside the block are orm_magic's own: not recorded."""
+    conn.execution_options(**{DISPLAY_OPTION: True})
+    try:
+        yield
+    finally:
+        conn.execution_options(**{DISPLAY_OPTION: False})

@@ -25,9 +25,8 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, inspect
 from sqlalchemy import orm as sa_orm
-from sqlalchemy.schema import sort_tables
 
-from . import migrate
+from . import schema_changes
 from .engine import new_base
 from .errors import WorkspaceError
 from .model_cells import Execute, ModelBook, ModelCell, fill_vocabulary, is_mapped_class
@@ -51,7 +50,6 @@ class ModelRun:
     tables: list[str] = field(default_factory=list)  # the tables the cell defines
     rebuilt: bool = False
     notes: list[str] = field(default_factory=list)
-    changes: list[migrate.TableChange] = field(default_factory=list)
 
 
 class ModelRunner:
@@ -60,17 +58,20 @@ class ModelRunner:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.book = ModelBook()
+        self.emptied: set[str] = set()  # tables whose rows this run deletes (--drop)
 
     def run(
         self,
         source: str,
         namespace: MutableMapping[str, Any],
         execute: Execute,
-        drop: bool,
+        confirm: bool = False,
         cell_id: str | None = None,
+        drop: bool = False,
     ) -> ModelRun:
         """Run one ``%%model`` cell; on failure raise :class:`ModelCellFailed`, having
-        restored everything."""
+        restored everything. ``confirm`` (``--yes``): drop columns or tables holding
+        rows on a file or server; ``drop`` (``--drop``): empty the cell's tables."""
         try:
             cell = ModelCell.parse(source, cell_id)
         except SyntaxError as exc:
@@ -100,9 +101,10 @@ class ModelRunner:
                     " with a __tablename__ and a primary key"
                 )
             )
-        extends = not (replaced or drop or cell.names & set(ws.all_models()))
+        extends = not (replaced or cell.names & set(ws.all_models()))
+        self.emptied = {t.key for t in trial.tables[index]} if drop else set()
         if extends:
-            run = self._extend(cell, trial, index, namespace, snapshot, execute, foreign)
+            run = self._extend(cell, trial, index, namespace, snapshot, execute, foreign, confirm)
             if run is not None:
                 self.book.cells = cells
                 return run
@@ -114,7 +116,7 @@ class ModelRunner:
                 foreign.put_back()
                 raise ModelCellFailed(exc) from exc
         run = self._replace(
-            cells, index, trial, namespace, snapshot, execute, old_tables, drop, foreign
+            cells, index, trial, namespace, snapshot, execute, old_tables, confirm, foreign
         )
         self.book.cells = cells
         self._forget_names(replaced, cells, namespace, snapshot)
@@ -157,6 +159,7 @@ class ModelRunner:
         snapshot: dict[str, Any],
         execute: Execute,
         foreign: ForeignTables,
+        confirm: bool,
     ) -> ModelRun | None:
         """Add a cell of new models to the live ``Base``, keeping the live classes.
 
@@ -167,7 +170,8 @@ class ModelRunner:
         ws = self.workspace
         try:
             self._end_session_transaction()
-            changes = self._apply_tables({}, trial.tables[index], drop=False)
+            every = [t for group in trial.tables for t in group]
+            notes = schema_changes.bring_in_line(ws, ws.tables(), every, confirm, self.emptied)
         except BaseException as exc:
             trial.dispose()
             restore_namespace(namespace, snapshot)
@@ -188,8 +192,8 @@ class ModelRunner:
             fill_vocabulary(namespace)
             return None
         ws.register(classes)
-        notes = [trial.note] if trial.note else []
-        return ModelRun(classes, [t.fullname for t in tables], notes=notes, changes=changes)
+        notes = ([trial.note] if trial.note else []) + notes
+        return ModelRun(classes, [t.fullname for t in tables], notes=notes)
 
     def _replace(
         self,
@@ -200,7 +204,7 @@ class ModelRunner:
         snapshot: dict[str, Any],
         execute: Execute,
         old_tables: dict[str, Table],
-        drop: bool,
+        confirm: bool,
         foreign: ForeignTables,
     ) -> ModelRun:
         """Adopt the trial's ``Base`` in place of the live one: a redefinition."""
@@ -209,10 +213,13 @@ class ModelRunner:
         run.tables = [t.fullname for t in trial.tables[index]]
         discarded = ""
         try:
+            tables = [t for group in trial.tables for t in group]
             if ws._session_connection is not None:
-                # the session's transaction holds locks on the tables to change
+                # refuse a drop before the session's work is lost; its
+                # transaction holds locks on the tables to change: end it
+                schema_changes.check(ws, old_tables, tables, confirm)
                 discarded = ws.discard_session_changes()
-            run.changes = self._apply_tables(old_tables, trial.tables[index], drop)
+            run.notes = schema_changes.bring_in_line(ws, old_tables, tables, confirm, self.emptied)
         except BaseException as exc:
             trial.dispose()
             restore_namespace(namespace, snapshot)
@@ -253,27 +260,6 @@ class ModelRunner:
                 " %orm_rollback, then this cell again"
             )
         ws.session.rollback()
-
-    def _apply_tables(
-        self, old_tables: dict[str, Table], tables: list[Table], drop: bool
-    ) -> list[migrate.TableChange]:
-        """Create ``tables`` where missing and change those whose columns changed,
-        in one transaction: on failure the database is as it was."""
-        ws = self.workspace
-        changes: list[migrate.TableChange] = []
-        if not tables:
-            return changes
-        with ws.engine.begin() as conn:
-            for new in sort_tables(tables):
-                old = old_tables.get(new.fullname)
-                if old is None or old is new:
-                    continue
-                change = migrate.compare(old, new, conn.dialect)
-                if change.changed or drop:
-                    migrate.rebuild(conn, old, new, change, keep=not drop)
-                    changes.append(change)
-            ws.create_tables(tables, bind=conn)
-        return changes
 
     # -- the namespace ----------------------------------------------------------------
     def _forget_names(

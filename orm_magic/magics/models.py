@@ -15,7 +15,12 @@ class ModelMagics(MagicFamily):
     """The ``%%model`` cell magic."""
 
     @magic_arguments()
-    @argument("--drop", action="store_true", help="(reserved) rebuild the tables empty")
+    @argument("--drop", action="store_true", help="delete the rows of the cell's tables")
+    @argument(
+        "--yes",
+        action="store_true",
+        help="apply a change that drops a column or table holding rows (file or server)",
+    )
     @cell_magic
     def model(self, line: str, cell: str) -> None:
         """Define declarative models and create their tables.
@@ -25,6 +30,11 @@ class ModelMagics(MagicFamily):
         ``mapped_column`` and the rest of the common ORM vocabulary work
         without imports. Every class the cell maps gets its table created; the
         DDL and the new, empty tables are shown.
+
+        Each run compares the database with every model and brings the tables
+        in line through Alembic (batch mode on SQLite), keeping their rows; a
+        note shows the migration as Alembic writes it. Dropping a column or a
+        table that holds rows on a file or server needs ``--yes``.
         """
         args = parse_argstring(self.model, line)
         shell = self.user_shell
@@ -39,7 +49,9 @@ class ModelMagics(MagicFamily):
         failed: ModelCellFailed | None = None
         with self.reporter.reporting("%%model") as reported:
             try:
-                run = runner.run(cell, shell.user_ns, execute, drop=args.drop, cell_id=cell_id)
+                run = runner.run(
+                    cell, shell.user_ns, execute, confirm=args.yes, cell_id=cell_id, drop=args.drop
+                )
             except ModelCellFailed as exc:
                 if not isinstance(exc.error, StatementError):
                     raise self.reporter.fail(describe_failure(exc), exc.error) from None
@@ -48,7 +60,6 @@ class ModelMagics(MagicFamily):
             else:
                 reported.title = "%%model " + ", ".join(cls.__name__ for cls in run.classes)
                 reported.notes.extend(run.notes)
-                reported.notes.extend(change.describe() for change in run.changes)
                 reported.tables.extend(run.tables)
         if failed is not None:
             raise self.reporter.fail(describe_failure(failed), failed.error) from None
