@@ -44,13 +44,15 @@ class Plan:
     memory_rows: int
     memory_objects: int
     memory_rounds: int
+    load_rows: int  # %orm_load of a DataFrame (issue 16)
+    load_case_rounds: int  # per worker process
 
 
 # Bulk rounds of 25,000 objects: the cost per object is the same as at
 # 100,000 (one INSERT per object either way), and four times the rounds fit in
 # the same time, which the first decile needs.
-FULL = Plan([10, 10_000, 1_000_000], 5, 6, 30, 25_000, 6, 1_000_000, 100_000, 3)
-QUICK = Plan([10, 1_000, 10_000], 2, 2, 2, 1_000, 2, 10_000, 1_000, 1)
+FULL = Plan([10, 10_000, 1_000_000], 5, 6, 30, 25_000, 6, 1_000_000, 100_000, 3, 100_000, 2)
+QUICK = Plan([10, 1_000, 10_000], 2, 2, 2, 1_000, 2, 10_000, 1_000, 1, 1_000, 1)
 PLANS = {"full": FULL, "quick": QUICK}
 
 
@@ -113,11 +115,13 @@ def print_row(result: Result) -> None:
 def in_process(plan: Plan) -> list[Result]:
     """The cases timed inside one shell: run by each worker process."""
     from cases import Bench
+    from loading import load_case
 
     bench = Bench(plan.sizes)
     results = bench.add_one(plan.rounds)
     results.append(bench.bulk(plan.bulk_objects, plan.bulk_rounds))
     results.append(bench.noise(plan.bulk_objects, plan.bulk_rounds))
+    results.append(load_case(plan.load_rows, plan.load_case_rounds))
     results.append(bench.jupysql(plan.rounds))
     return results
 

@@ -20,6 +20,7 @@ CASES = [
     "size independence",
     "bulk",
     "A/A",
+    "%orm_load",
     "jupysql",
     "memory",
 ]
