@@ -8,15 +8,16 @@ from collections.abc import Iterator
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from . import pg
+from . import mariadb, pg
 
+# Strings have a length: MySQL and MariaDB refuse a VARCHAR without one.
 SEED_MODEL = """
 class User(Base):
     __tablename__ = 'users'
     id = Column(Integer, primary_key=True)
-    name = Column(String)
-    fullname = Column(String)
-    nickname = Column(String)
+    name = Column(String(50))
+    fullname = Column(String(50))
+    nickname = Column(String(50))
 
     def __repr__(self):
         return "<User(name='%s', fullname='%s', nickname='%s')>" % (
@@ -27,9 +28,9 @@ TYPED_MODEL = """
 class User(Base):
     __tablename__ = 'users'
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str | None]
-    fullname: Mapped[str | None]
-    nickname: Mapped[str | None]
+    name: Mapped[str | None] = mapped_column(String(50))
+    fullname: Mapped[str | None] = mapped_column(String(50))
+    nickname: Mapped[str | None] = mapped_column(String(50))
 
     def __repr__(self):
         return "<User(name='%s', fullname='%s', nickname='%s')>" % (
@@ -74,11 +75,59 @@ def pg_url(pg_server: pg.PostgresServer, pg_database: str) -> str:
     return pg_server.url(pg_database)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[mariadb.MariaDBServer]:
+    """A real MariaDB server for the whole run, started here and stopped after.
+
+    Skipped with the reason when the binaries are absent, unless
+    ORM_MAGIC_REQUIRE_MARIADB=1 (as in .ci/run) makes that an error.
+    """
+    reason = mariadb.unavailable_reason()
+    if reason:
+        if os.environ.get("ORM_MAGIC_REQUIRE_MARIADB") == "1":
+            pytest.fail(f"MariaDB required (ORM_MAGIC_REQUIRE_MARIADB=1): {reason}")
+        pytest.skip(f"MariaDB tests skipped: {reason}")
+    server = mariadb.MariaDBServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_url(mariadb_server: mariadb.MariaDBServer) -> str:
+    """The URL (``mysql+pymysql://``) of a fresh database of its own, made once per run.
+
+    Not emptied between tests: a test that uses it cleans up after itself.
+    """
+    return mariadb_server.url(mariadb_server.create_database())
+
+
+@pytest.fixture(scope="session")
+def mariadb_database(mariadb_server: mariadb.MariaDBServer) -> str:
+    """The database the `ip` tests share on MariaDB, one after the other."""
+    return mariadb_server.create_database()
+
+
+@pytest.fixture
+def mariadb_empty_url(mariadb_server: mariadb.MariaDBServer, mariadb_database: str) -> str:
+    """The URL of an empty database on the MariaDB server (emptied before each test)."""
+    mariadb_server.empty_database(mariadb_database)
+    return mariadb_server.url(mariadb_database)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def db_url(request: pytest.FixtureRequest) -> str:
-    """Each database the workspace is tested on: in-memory SQLite, then PostgreSQL."""
+    """Each database the workspace is tested on: in-memory SQLite, PostgreSQL, MariaDB."""
     if request.param == "sqlite":
         return "sqlite://"
+    if request.param == "mariadb":
+        return request.getfixturevalue("mariadb_empty_url")
     return request.getfixturevalue("pg_url")
 
 

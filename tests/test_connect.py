@@ -1,25 +1,38 @@
-"""%orm_connect, safe URLs, and the workspace on a real PostgreSQL server."""
+"""%orm_connect, safe URLs, and the workspace on real PostgreSQL and MariaDB servers."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 from IPython.core.error import UsageError
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from orm_magic.core.urls import safe_url
 
 from .conftest import SEED_MODEL
 from .helpers import run
+from .mariadb import PASSWORD as MARIADB_PASSWORD
 from .pg import PASSWORD
 
+SERVER_MARKS = {"postgresql": pytest.mark.postgres, "mariadb": pytest.mark.mariadb}
 
-def only_on(database: str) -> pytest.MarkDecorator:
-    """Run an `ip` test on one of conftest's databases instead of each."""
-    marks = [pytest.mark.postgres] if database == "postgresql" else []
-    return pytest.mark.parametrize("db_url", [pytest.param(database, marks=marks)], indirect=True)
+
+def only_on(*databases: str) -> pytest.MarkDecorator:
+    """Run an `ip` test on some of conftest's databases instead of each."""
+    params = [
+        pytest.param(name, marks=[SERVER_MARKS[name]] if name in SERVER_MARKS else [])
+        for name in databases
+    ]
+    return pytest.mark.parametrize("db_url", params, indirect=True)
+
+
+def server(request: pytest.FixtureRequest):
+    """The server the test's `ip` runs on (PostgreSQL or MariaDB), to restart it."""
+    name = "mariadb_server" if "mariadb" in request.node.callspec.id else "pg_server"
+    return request.getfixturevalue(name)
 
 
 # -- safe_url: no password in any output ---------------------------------------------
@@ -175,11 +188,36 @@ def test_wrong_credentials_are_one_line(ip, pg_server, pg_database):
     assert ip._orm_magic.workspace.url != url
 
 
-@only_on("postgresql")
-def test_server_restart_reconnects_and_says_so(ip, pg_server):
+@pytest.mark.mariadb
+@only_on("sqlite")
+def test_connect_from_sqlite_to_mariadb_masks_the_password(ip, mariadb_server):
+    url = mariadb_server.url(mariadb_server.create_database())
+    run(ip, "%%model\n" + SEED_MODEL)
+    out = run(ip, f"%orm_connect {url}")
+    assert "CREATE TABLE users" in out.text and "AUTO_INCREMENT" in out.text
+    assert "orm_magic:***@127.0.0.1" in out.text and "(mysql)" in out.text
+    assert MARIADB_PASSWORD not in out.text + out.html + out.stdout
+    out = run(ip, "%orm_add User(name='maria') --flush")
+    assert "INSERT INTO users (name, fullname, nickname) VALUES (%(name)s" in out.text
+
+
+@pytest.mark.mariadb
+@only_on("sqlite")
+def test_wrong_credentials_on_mariadb_are_one_line(ip, mariadb_server, mariadb_database):
+    url = mariadb_server.url(mariadb_database, password="not-the-password")
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("orm_connect", url)
+    assert "Access denied for user 'orm_magic'@'127.0.0.1'" in str(info.value)
+    assert "(MySQL error 1045)" in str(info.value)
+    assert "not-the-password" not in str(info.value)
+    assert ip._orm_magic.workspace.url != url
+
+
+@only_on("postgresql", "mariadb")
+def test_server_restart_reconnects_and_says_so(ip, request):
     run(ip, "%%model\n" + SEED_MODEL)
     run(ip, "%orm_add User(name='ann_kept')\n%orm_commit")
-    pg_server.restart()  # every connection in the pool is now dead
+    server(request).restart()  # every connection in the pool is now dead
     out = run(ip, "%orm_show User")
     assert "re-established (pool_pre_ping)" in out.text
     assert "ann_kept" in out.text
@@ -188,10 +226,10 @@ def test_server_restart_reconnects_and_says_so(ip, pg_server):
     assert "re-established" not in out.text  # said once
 
 
-@only_on("postgresql")
-def test_reset_on_a_server_needs_yes_and_drops_only_the_models_tables(ip, pg_url):
+@only_on("postgresql", "mariadb")
+def test_reset_on_a_server_needs_yes_and_drops_only_the_models_tables(ip, db_url):
     run(ip, "%%model\n" + SEED_MODEL)
-    other = create_engine(pg_url)
+    other = create_engine(db_url)
     with other.begin() as conn:
         conn.execute(text("CREATE TABLE not_ours (id integer)"))
     try:
@@ -200,9 +238,7 @@ def test_reset_on_a_server_needs_yes_and_drops_only_the_models_tables(ip, pg_url
         assert "users" in ip._orm_magic.workspace.tables()
         out = run(ip, "%orm_reset --yes")
         assert "DROP TABLE users" in out.text
-        with other.connect() as conn:
-            names = set(conn.execute(text("SELECT tablename FROM pg_tables")).scalars())
-        assert "not_ours" in names and "users" not in names
+        assert set(inspect(other).get_table_names()) == {"not_ours"}
     finally:
         other.dispose()
 
@@ -230,12 +266,12 @@ def test_display_survives_an_aborted_transaction(ip):
     assert "rows flushed but not committed undone" in out.text
 
 
-@only_on("postgresql")
-def test_server_restart_inside_a_transaction_is_one_line_then_recovers(ip, pg_server):
+@only_on("postgresql", "mariadb")
+def test_server_restart_inside_a_transaction_is_one_line_then_recovers(ip, request):
     run(ip, "%%model\n" + SEED_MODEL)
     run(ip, "%orm_add User(name='ann_kept')\n%orm_commit")
     run(ip, "%orm_add User(name='flushed only') --flush")
-    pg_server.restart()  # the session's own connection dies with its transaction
+    server(request).restart()  # the session's own connection dies with its transaction
     with pytest.raises(UsageError) as info:
         ip.run_line_magic("orm_add", "User(name='next') --flush")
     assert "\n" not in str(info.value)
@@ -255,27 +291,34 @@ def test_connect_says_what_the_old_session_discarded(ip, tmp_path):
     assert "never committed" not in out.text
 
 
-def other_sessions_states(engine) -> list[str]:
-    """The state of every other session on the database, as the server sees it."""
+def open_transactions_of_others(engine) -> int:
+    """How many other sessions hold a transaction open, as the server sees it."""
     with engine.connect() as conn:
-        query = text(
-            "SELECT state FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return list(conn.execute(query).scalars())
+        if conn.dialect.name == "postgresql":
+            query = (
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
+            )
+        else:  # InnoDB lists a transaction once it has read or written
+            time.sleep(0.2)  # the list is a cache, refreshed at most every 0.1 s
+            query = (
+                "SELECT count(*) FROM information_schema.innodb_trx "
+                "WHERE trx_mysql_thread_id <> CONNECTION_ID()"
+            )
+        return conn.execute(text(query)).scalar_one()
 
 
-@only_on("postgresql")
-def test_displays_leave_no_transaction_open_on_the_server(ip, pg_url):
+@only_on("postgresql", "mariadb")
+def test_displays_leave_no_transaction_open_on_the_server(ip, db_url):
     run(ip, "%%model\n" + SEED_MODEL)
     run(ip, "%orm_add User(name='a')\n%orm_commit")
     run(ip, "%orm_show")
     run(ip, "session.get(User, 1)\nsession.commit()")
-    observer = create_engine(pg_url)
+    observer = create_engine(db_url)
     try:
-        assert "idle in transaction" not in other_sessions_states(observer)
+        assert open_transactions_of_others(observer) == 0
         run(ip, "%orm_add User(name='b') --flush")  # now the session holds one, as it should
-        assert other_sessions_states(observer).count("idle in transaction") == 1
+        assert open_transactions_of_others(observer) == 1
     finally:
         observer.dispose()
 

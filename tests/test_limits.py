@@ -10,12 +10,14 @@ from .helpers import run
 
 DOC_MODEL = """
 from sqlalchemy import LargeBinary
+from sqlalchemy.dialects.mysql import LONGBLOB, LONGTEXT
 
 class Doc(Base):
     __tablename__ = 'docs'
     id = Column(Integer, primary_key=True)
-    body = Column(Text)
-    data = Column(LargeBinary)
+    # MySQL's TEXT and BLOB hold 64 KB; a megabyte needs their LONG kinds
+    body = Column(Text().with_variant(LONGTEXT, 'mysql', 'mariadb'))
+    data = Column(LargeBinary().with_variant(LONGBLOB, 'mysql', 'mariadb'))
 """
 MEGABYTE = 2**20
 

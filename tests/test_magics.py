@@ -40,6 +40,13 @@ PARAMSTYLE_SQL = {
         "update": "UPDATE users SET nickname=%(nickname)s::VARCHAR "
         "WHERE users.id = %(users_id)s::INTEGER",
     },
+    "mysql": {
+        "insert": "INSERT INTO users (name, fullname, nickname) VALUES "
+        "(%(name)s, %(fullname)s, %(nickname)s)",
+        "insert_params": "{'name': 'ed', 'fullname': 'Ed Jones', 'nickname': 'eddie'}",
+        "delete": "DELETE FROM users WHERE users.id = %(id)s",
+        "update": "UPDATE users SET nickname=%(nickname)s WHERE users.id = %(users_id)s",
+    },
 }
 
 
@@ -122,7 +129,7 @@ def test_typed_model_with_future_annotations_and_string_references(ip):
 class Author(Base):
     __tablename__ = 'authors'
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str]
+    name: Mapped[str] = mapped_column(String(50))
     books: Mapped[list["Book"]] = relationship(back_populates="author")
 
 class Book(Base):
@@ -150,9 +157,9 @@ def test_users_own_declarative_base(ip):
 
 
 def test_vocabulary_does_not_override_user_names(ip):
-    ip.user_ns["String"] = "my string"
+    ip.user_ns["ForeignKey"] = "my key"
     run(ip, "%%model\n" + TYPED_MODEL)
-    assert ip.user_ns["String"] == "my string"
+    assert ip.user_ns["ForeignKey"] == "my key"
 
 
 def test_options_before_or_after_the_expression(ip):
@@ -209,9 +216,9 @@ def plain_sqlalchemy_seed(url: str) -> list[str]:
         class User(Base):
             __tablename__ = "users"
             id = Column(Integer, primary_key=True)
-            name = Column(String)
-            fullname = Column(String)
-            nickname = Column(String)
+            name = Column(String(50))
+            fullname = Column(String(50))
+            nickname = Column(String(50))
 
         Base.metadata.create_all(engine)
         session = Session(engine)

@@ -19,12 +19,21 @@ from orm_magic.core.dbapi import in_transaction
 from orm_magic.core.workspace import Workspace
 
 
-@pytest.fixture(params=["memory", "file", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "file",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "memory":
         return "sqlite://"
     if request.param == "file":
         return f"sqlite:///{tmp_path / 'guest.db'}"
+    if request.param == "mariadb":
+        return request.getfixturevalue("mariadb_empty_url")
     return request.getfixturevalue("pg_url")
 
 
@@ -140,12 +149,15 @@ def test_read_logs_nothing(ws):
     assert statements == ["BEGIN (implicit)", "SELECT 1", "ROLLBACK"]
 
 
-def test_count_is_exact_on_sqlite_and_estimated_above_the_limit_on_postgresql(ws):
+def test_count_is_exact_on_sqlite_and_estimated_above_the_limit_on_a_server(ws):
     Item = items(ws)
     with ws.engine.begin() as conn:
         conn.execute(insert(Item), [{"id": i, "name": "x"} for i in range(100, 400)])
+    with ws.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("ANALYZE items"))
+        elif conn.dialect.name == "mysql":
+            conn.execute(text("ANALYZE TABLE items"))
     data = ws.read_table(ws.tables()["items"], limit=5, count_limit=100)
     if ws.engine.dialect.name == "sqlite":
         assert (data.total, data.estimated) == (303, False)
@@ -156,15 +168,26 @@ def test_count_is_exact_on_sqlite_and_estimated_above_the_limit_on_postgresql(ws
 
 
 def test_a_display_does_not_wait_long_for_a_lock_another_session_holds(ws):
-    if ws.engine.dialect.name != "postgresql":
+    backend = ws.engine.dialect.name
+    if backend == "sqlite":
         pytest.skip("a SQLite reader takes no lock a writer holds")
     with ws.engine.connect() as other:
-        other.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
-        data = read(ws)  # would wait forever without the display's lock_timeout
-        assert data.error is not None and "lock" in data.error
-        assert other.in_transaction()
-        other.rollback()
+        if backend == "postgresql":
+            other.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+        else:
+            other.execute(text("LOCK TABLES items WRITE"))
+        data = read(ws)  # would wait a day without the display's lock timeout
+        assert data.error is not None and "lock" in data.error.lower()
+        if backend == "postgresql":
+            assert other.in_transaction()
+            other.rollback()
+        else:
+            other.execute(text("UNLOCK TABLES"))
     assert read(ws).error is None
+    if backend == "mysql":  # each pooled connection's own timeout is back (a day)
+        with ws.engine.connect() as one, ws.engine.connect() as two:
+            timeouts = [c.scalar(text("SELECT @@SESSION.lock_wait_timeout")) for c in (one, two)]
+            assert timeouts == [86400, 86400]
 
 
 def test_a_users_connection_closed_during_a_display_is_still_rolled_back(ws):
@@ -183,7 +206,8 @@ def test_a_users_connection_closed_during_a_display_is_still_rolled_back(ws):
 
 
 def test_a_read_through_the_sessions_transaction_waits_briefly_and_leaves_it_usable(ws):
-    if ws.engine.dialect.name != "postgresql":
+    backend = ws.engine.dialect.name
+    if backend == "sqlite":
         pytest.skip("a SQLite reader takes no lock a writer holds")
     from sqlalchemy import Column, MetaData, Table
 
@@ -194,10 +218,28 @@ def test_a_read_through_the_sessions_transaction_waits_briefly_and_leaves_it_usa
     ws.session.add(Item(id=60, name="mine"))
     ws.flush()  # the session's transaction is open: displays read through it
     with ws.engine.connect() as locker:
-        locker.execute(text("LOCK TABLE other_t IN ACCESS EXCLUSIVE MODE"))
+        if backend == "postgresql":
+            locker.execute(text("LOCK TABLE other_t IN ACCESS EXCLUSIVE MODE"))
+        else:
+            locker.execute(text("LOCK TABLES other_t WRITE"))
         data = ws.read_table(other_t, limit=5)
-        assert data.error is not None and "lock" in data.error
-        locker.rollback()
+        assert data.error is not None and "lock" in data.error.lower()
+        if backend == "postgresql":
+            locker.rollback()
+        else:
+            locker.execute(text("UNLOCK TABLES"))
     assert [row[0] for row in read(ws).rows] == [1, 2, 3, 60]  # flushed row, same transaction
+    if backend == "mysql":  # the session's connection has its own lock timeout back
+        timeout = ws.session.execute(text("SELECT @@SESSION.lock_wait_timeout")).scalar()
+        assert timeout == 86400
     ws.commit()
     assert committed_ids(ws) == [1, 2, 3, 60]
+
+
+def test_the_driver_tells_whether_a_transaction_is_open(ws):
+    with ws.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        conn.execute(text("UPDATE items SET name = 'y' WHERE id = 1"))
+        assert in_transaction(raw) is True
+        conn.commit()
+        assert in_transaction(raw) is False

@@ -11,6 +11,8 @@ from typing import Any
 
 #: libpq's transaction statuses (PQTRANS_*), as psycopg 3 and psycopg2 report them.
 PQTRANS_IDLE, PQTRANS_INERROR = 0, 3
+#: MySQL's SERVER_STATUS_IN_TRANS flag of the status the server sends back.
+MYSQL_IN_TRANS = 1
 
 
 def in_transaction(dbapi_connection: Any) -> bool | None:
@@ -24,6 +26,11 @@ def in_transaction(dbapi_connection: Any) -> bool | None:
     flag = getattr(raw, "in_transaction", None)  # sqlite3
     if isinstance(flag, bool):
         return flag
+    mysql_status = getattr(raw, "server_status", None)  # PyMySQL
+    if isinstance(mysql_status, int):
+        # The status of the last reply that carried one (a result set's does
+        # not): a transaction that only SELECTs so far may still read as none.
+        return bool(mysql_status & MYSQL_IN_TRANS)
     status = transaction_status(raw)
     return None if status is None else status != PQTRANS_IDLE
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..data.text import shorten
 from .executions import dml_table_of
+from .mysql_traps import driver_message, what_to_change
 
 #: Longest rendering of the offending values in an error line.
 VALUES_CHARS = 200
@@ -30,12 +31,16 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, for a one-line error.
 
     For a driver error, the driver's own message, with PostgreSQL's DETAIL
-    (``Key (id)=(1) already exists.``) where there is one.
+    (``Key (id)=(1) already exists.``) where there is one. One of MySQL's
+    traps is followed by what to change (a compile error is replaced by it).
     """
     orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc).strip()
+    text = (orig is not None and driver_message(orig)) or str(orig or exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     detail = getattr(getattr(orig, "diag", None), "message_detail", None)
     if detail:
         line += f" ({detail.strip()})"
+    trap = what_to_change(exc)
+    if trap:
+        line = trap if orig is None else f"{line}; {trap}"
     return line

@@ -19,10 +19,11 @@ Nothing read here is logged: every statement carries :data:`DISPLAY_OPTION`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Table, func, literal, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from ..data.tables import TableData
 from .capture import StatementRecorder
@@ -34,6 +35,8 @@ from .urls import mask_secrets
 _MARKED = {DISPLAY_OPTION: True}
 #: How long a display on a server waits for a lock another session holds.
 LOCK_TIMEOUT_MS = 2000
+#: SQLAlchemy's names of the MySQL dialects (``mariadb://`` URLs have their own).
+MYSQL = ("mysql", "mariadb")
 
 
 def usable(conn: Connection | None) -> bool:
@@ -74,7 +77,8 @@ def display_connection(
                 conn.exec_driver_sql(
                     f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}", execution_options=_MARKED
                 )
-            yield conn
+            with short_mysql_lock_wait(conn):
+                yield conn
         finally:
             conn.exec_driver_sql(
                 "ROLLBACK TO SAVEPOINT orm_magic_display", execution_options=_MARKED
@@ -88,7 +92,33 @@ def display_connection(
             # a guest waits for nobody's lock for long: SET LOCAL lasts only as
             # long as the display's own transaction
             own.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
-        yield own
+        with short_mysql_lock_wait(own):
+            yield own
+
+
+@contextmanager
+def short_mysql_lock_wait(conn: Connection) -> Iterator[None]:
+    """On MySQL, wait at most LOCK_TIMEOUT_MS for a table's (metadata) lock.
+
+    MySQL has no SET LOCAL: the connection's own ``lock_wait_timeout`` (a
+    day by default) is put back afterwards. A plain SELECT takes no row
+    lock, so InnoDB's row-lock timeout does not concern a display.
+    """
+    if conn.dialect.name not in MYSQL:
+        yield
+        return
+    before = conn.exec_driver_sql(
+        "SELECT @@SESSION.lock_wait_timeout", execution_options=_MARKED
+    ).scalar_one()
+    seconds = max(1, LOCK_TIMEOUT_MS // 1000)
+    conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {seconds}", execution_options=_MARKED)
+    try:
+        yield
+    finally:
+        with suppress(DBAPIError):  # a lost connection is not reused: nothing to put back
+            conn.exec_driver_sql(
+                f"SET SESSION lock_wait_timeout = {int(before)}", execution_options=_MARKED
+            )
 
 
 def count_rows(conn: Connection, table: Table, count_limit: int) -> tuple[int | None, bool]:
@@ -96,8 +126,9 @@ def count_rows(conn: Connection, table: Table, count_limit: int) -> tuple[int | 
 
     SQLite counts a table from its b-tree pages (a million rows in well under
     a millisecond), so its count is exact. Elsewhere ``count(*)`` reads every
-    row: it stops at ``count_limit``, and above that PostgreSQL's planner
-    estimate (``pg_class.reltuples``) stands in, marked as an estimate.
+    row: it stops at ``count_limit``, and above that the server's statistics
+    stand in, marked as an estimate: PostgreSQL's planner estimate
+    (``pg_class.reltuples``), MySQL's ``information_schema.TABLES.TABLE_ROWS``.
     """
     if conn.dialect.name == "sqlite":
         exact = select(func.count()).select_from(table)
@@ -115,6 +146,18 @@ def count_rows(conn: Connection, table: Table, count_limit: int) -> tuple[int | 
             execution_options=_MARKED,
         ).scalar()
         # -1 (or 0) until the table was first vacuumed or analyzed: no estimate
+        if estimate is not None and estimate > count_limit:
+            return int(estimate), True
+    if conn.dialect.name in MYSQL:
+        estimate = conn.execute(
+            text(
+                "SELECT table_rows FROM information_schema.tables "
+                "WHERE table_schema = COALESCE(:schema, DATABASE()) AND table_name = :name"
+            ),
+            {"schema": table.schema, "name": table.name},
+            execution_options=_MARKED,
+        ).scalar()
+        # InnoDB's sampled statistics; NULL or too low until they are updated
         if estimate is not None and estimate > count_limit:
             return int(estimate), True
     return None, False
