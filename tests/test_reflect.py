@@ -246,6 +246,13 @@ def test_an_unknown_type_is_one_line_and_the_rest_is_mapped(shell, pg_url, monke
         assert "class Deals(Base)" in shell.user_ns["sales"]
         assert "{'schema': 'sales'}" in shell.user_ns["sales"]
         assert "Places" not in shell.user_ns["sales"]
+        before = len(log_sql(shell))
+        run(shell, shell.user_ns["sales"])  # a schema's tables map without DDL too
+        assert not [sql for sql in log_sql(shell)[before:] if DDL_WORDS.match(sql)]
+        run(shell, "%orm_add Deals(amount=5)\n%orm_commit")
+        with shell.user_ns["engine"].connect() as conn:
+            amounts = conn.exec_driver_sql("SELECT amount FROM sales.deals").scalars().all()
+        assert amounts == [5]
     finally:
         with shell.user_ns["engine"].begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA IF EXISTS sales CASCADE")

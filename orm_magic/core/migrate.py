@@ -128,12 +128,22 @@ def _plan(
 ) -> tuple[MigrationContext, ops.UpgradeOps, list[Dropped]] | None:
     """Alembic's context, its operations and what they drop; None when nothing differs."""
     names = {t.name for t in tables} | {t.name for t in previous}
+    # None is the default schema; a model in another schema (%orm_reflect --schema)
+    # must be compared there, or Alembic would find it missing and create it
+    schemas = {t.schema for t in tables} | {t.schema for t in previous}
     owned = _owned_by(previous + tables)
+
+    def include_name(name: str | None, type_: str, parents: Any) -> bool:
+        if type_ == "schema":
+            return name in schemas
+        return type_ != "table" or name in names
+
     with _hidden(conn):  # the comparison's reflection is our read, not the cell's SQL
         context = MigrationContext.configure(
             conn,
             opts={
-                "include_name": lambda name, type_, parents: type_ != "table" or name in names,
+                "include_schemas": schemas != {None},
+                "include_name": include_name,
                 "include_object": lambda obj, name, type_, reflected, compare_to: _included(
                     obj, type_, reflected, compare_to, names, owned
                 ),
