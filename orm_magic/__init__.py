@@ -28,11 +28,14 @@ def _unregister(shell: Any, magics: Any) -> None:
 
 def load_ipython_extension(shell: Any) -> None:
     """Called by ``%load_ext orm_magic``: create the workspace and register the magics."""
+    from .magics.concurrency import ConcurrencyMagics
     from .magics.connect import ConnectMagics
     from .magics.explore import ExploreMagics
     from .magics.models import ModelMagics
     from .magics.orm import OrmMagic
+    from .magics.project import ProjectMagics
     from .magics.session import SessionMagics
+    from .magics.sources import SourceMagics
 
     orm = OrmMagic(shell=shell)
     shell.register_magics(orm)
@@ -41,6 +44,9 @@ def load_ipython_extension(shell: Any) -> None:
         ModelMagics,
         ConnectMagics,
         ExploreMagics,
+        SourceMagics,
+        ConcurrencyMagics,
+        ProjectMagics,
     )
     orm.families = [family(shell, orm) for family in families]
     for family in orm.families:

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from ..data.statements import AT_DURATION, AT_ROWCOUNT, Capture, Entry, Statement
+from ..data.statements import AT_DURATION, AT_ROWCOUNT, AT_SESSION, Capture, Entry, Statement
 from .dbapi import in_transaction
 from .executions import PARAMETER_LIMIT, bounded, execution_facts, is_parameter_sets
 
@@ -37,6 +37,8 @@ _BEGUN = "_orm_magic_begun"
 _OWN = "_orm_magic_own"
 #: Attribute of a display connection's checkout: it is a guest (admit_guest).
 _GUEST = "_orm_magic_guest"
+#: Attributes of a checkout: its session's name, and a BEGIN awaiting one (label).
+_SESSION, _OPENING = "_orm_magic_session", "_orm_magic_opening"
 
 
 class StatementRecorder:
@@ -54,9 +56,8 @@ class StatementRecorder:
 
     - statements are recorded by the dialect's ``do_execute``,
       ``do_executemany`` and ``do_execute_no_params`` events, which run the
-      dialect's own method, timed, in place of SQLAlchemy's call of it (and,
-      as any listener that runs the statement does, end SQLAlchemy's loop:
-      a ``do_execute`` listener added after this one is not called);
+      dialect's own method, timed, in place of SQLAlchemy's call of it (so a
+      ``do_execute`` listener added after this one is not called);
     - BEGIN (implicit), COMMIT and ROLLBACK are recorded by wrapping the
       dialect's ``do_begin``, ``do_commit`` and ``do_rollback`` on this
       engine's dialect instance, just where ``echo`` logs them. The pool's
@@ -77,6 +78,8 @@ class StatementRecorder:
         #: a DML statement with RETURNING whose row count is not known yet
         self._unsettled: tuple[Entry, Any, Capture | None] | None = None
         self._lock = threading.Lock()
+        #: several sessions: each statement carries its session's name
+        self.labelled = False
         dialect = engine.dialect
         self._do_execute = dialect.do_execute
         self._do_executemany = dialect.do_executemany
@@ -134,6 +137,16 @@ class StatementRecorder:
         """Carry on ``other``'s log and numbering (a new engine, one kernel log)."""
         self._entries.extend(other._entries)
         self._seq = other._seq
+        self.labelled = other.labelled
+
+    def label(self, dbapi_connection: Any, session: str | None) -> None:
+        """Name the session holding this checkout (None: ended), and its BEGIN."""
+        setattr(dbapi_connection, _SESSION, session)
+        opening = getattr(dbapi_connection, _OPENING, None)
+        if opening is not None:
+            setattr(dbapi_connection, _OPENING, None)
+            if session is not None and opening[AT_SESSION] is None:
+                opening[AT_SESSION] = session
 
     @contextmanager
     def capture(self) -> Iterator[Capture]:
@@ -207,8 +220,11 @@ class StatementRecorder:
             params, omitted = bounded(parameters, many)
         t0 = time.perf_counter()
         # Statement's fields, in order (see Entry)
+        session = None  # one attribute read while the workspace has one session
+        if self.labelled and context is not None:
+            session = getattr(context.root_connection.connection, _SESSION, None)
         entry = [next(self._seq), statement, params, many, omitted, self._epoch + t0, None, None,
-                 table, False, loader]  # fmt: skip
+                 table, False, loader, session]  # fmt: skip
         self._entries.append(entry)
         cap = self._innermost
         if cap is not None:
@@ -239,15 +255,18 @@ class StatementRecorder:
             return
         entry, cursor, cap = unsettled
         rowcount = getattr(cursor, "rowcount", -1)
-        if rowcount is None or rowcount < 0:
-            return
-        entry[AT_ROWCOUNT] = rowcount
-        if cap is not None:
-            cap.rowcount += rowcount
+        if rowcount is not None and rowcount >= 0:
+            entry[AT_ROWCOUNT] = rowcount
+            if cap is not None:
+                cap.rowcount += rowcount
 
-    def _boundary(self, sql: str) -> None:
+    def _boundary(self, sql: str, dbapi_connection: Any) -> None:
         self._settle()
-        entry = [next(self._seq), sql, None, False, 0, time.time(), None, None, None, True, None]
+        session = getattr(dbapi_connection, _SESSION, None) if self.labelled else None
+        entry = [next(self._seq), sql, None, False, 0, time.time(), None, None, None, True, None,
+                 session]  # fmt: skip
+        if self.labelled and session is None:
+            setattr(dbapi_connection, _OPENING, entry)  # a session may claim it (label)
         self._entries.append(entry)
         cap = self._innermost
         if cap is not None:
@@ -265,7 +284,7 @@ class StatementRecorder:
             return
         try:
             setattr(dbapi_connection, _BEGUN, getattr(dbapi_connection, _BEGUN, 0) + 1)
-            self._boundary("BEGIN (implicit)")
+            self._boundary("BEGIN (implicit)", dbapi_connection)
         finally:
             self._wrapped["do_begin"](dbapi_connection)
 
@@ -290,7 +309,7 @@ class StatementRecorder:
             begun = getattr(dbapi_connection, _BEGUN, 0)
             if begun > 0:
                 setattr(dbapi_connection, _BEGUN, begun - 1)
-                self._boundary(sql)
+                self._boundary(sql, dbapi_connection)
         finally:
             self._wrapped[name](dbapi_connection)
 

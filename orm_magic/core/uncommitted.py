@@ -7,6 +7,7 @@ and each instance's lifecycle state: the notes below a magic's report.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -27,25 +28,67 @@ def pending(session: Session) -> Pending:
     return Pending(len(new), tuple(kinds))
 
 
-def unsaved(session: Session, flushed: bool, before: Pending | None = None) -> str:
+@dataclass(frozen=True)
+class Changes:
+    """The session's modified and deleted objects at one moment, with a few kinds each."""
+
+    modified: int = 0
+    modified_kinds: tuple[str, ...] = ()
+    deleted: int = 0
+    deleted_kinds: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return self.modified + self.deleted
+
+
+def _kinds(states: Any) -> tuple[str, ...]:
+    return tuple(sorted({state.class_.__name__ for state in itertools.islice(states, 100)}))
+
+
+def changes(session: Session) -> Changes:
+    """The modified (``session.dirty``) and deleted objects, counted from the session's dicts."""
+    deleted: dict[Any, Any] = session._deleted
+    modified = [s for s in session.identity_map._modified if s not in deleted]
+    return Changes(len(modified), _kinds(modified), len(deleted), _kinds(deleted))
+
+
+def _counted(count: int, kinds: tuple[str, ...], what: str) -> str:
+    noun = "object" if count == 1 else "objects"
+    return f"{count:,} {what.format(noun=noun)} ({', '.join(kinds)})"
+
+
+def unsaved(
+    session: Session,
+    flushed: bool,
+    before: Pending | None = None,
+    at_flush: Changes | None = None,
+) -> str:
     """What a rollback now would discard, in words; "" when nothing.
 
     ``flushed`` says whether this transaction flushed anything (so that rows
     flushed but not committed are named only then).
-    A failed flush has already taken its objects out of the pending set;
-    ``before``, taken ahead of the operation, still counts them.
+    A failed flush has already taken its objects out of the pending set, and
+    reverted its modified and deleted objects; ``before``, taken ahead of the
+    operation, still counts the pending ones, and ``at_flush``, taken as the
+    failed flush began, the others.
     """
     parts = []
     pending_now = pending(session)
     if before is not None and before.count > pending_now.count:
         pending_now = before
     if pending_now.count:
-        noun = "object" if pending_now.count == 1 else "objects"
-        kinds = ", ".join(pending_now.kinds)
-        parts.append(f"{pending_now.count:,} pending {noun} discarded ({kinds})")
-    changed = len(session.dirty) + len(session.deleted)
-    if changed:
-        parts.append(f"{changed} unflushed changes undone")
+        parts.append(_counted(pending_now.count, pending_now.kinds, "pending {noun} discarded"))
+    changed = changes(session)
+    if at_flush is not None and at_flush.count > changed.count:
+        changed = at_flush
+    if changed.modified:
+        parts.append(
+            _counted(changed.modified, changed.modified_kinds, "modified {noun} reverted")
+        )
+    if changed.deleted:
+        what = "{noun} marked for deletion kept"
+        parts.append(_counted(changed.deleted, changed.deleted_kinds, what))
     if flushed:
         parts.append("rows flushed but not committed undone")
     return "; ".join(parts)

@@ -19,10 +19,13 @@ from ..data.statements import Capture
 from ..data.tables import Pending, TableData
 from . import reading, uncommitted
 from .capture import StatementRecorder
+from .conflicts import describe_conflict
 from .dbapi import aborted
-from .engine import new_base, open_engine
-from .errors import WorkspaceError, first_line
-from .executions import tag_relationship_load
+from .engine import is_memory_url, new_base, open_engine
+from .errors import WorkspaceError, describe_error, first_line
+from .isolation import TemporaryDatabase, move_to_file
+from .locks import LockTimeout, describe_lock_error, name_display_holders
+from .named_sessions import SessionBook
 from .urls import mask_secrets, safe_url
 
 
@@ -37,21 +40,60 @@ class Workspace:
         self.Base = new_base()
         #: mapped classes by name, as %%model cells defined them (newest wins)
         self.models: dict[str, type] = {}
-        self.session = Session(self.engine)
-        self._session_connection: Connection | None = None
-        self._flushed = False
-        self._watch_session(self.session)
+        #: the temporary file the in-memory database moved to (see use)
+        self.temporary: TemporaryDatabase | None = None
+        self.lock_timeout = LockTimeout()
+        self.sessions = SessionBook(self.engine, self._label)
         #: connections found dead and replaced (pool_pre_ping), and how many were told
         self.reconnects = 0
         self._reconnects_told = 0
         self._watch_engine(self.engine)
 
+    @property
+    def session(self) -> Session:
+        """The current session (``%orm_use``)."""
+        return self.sessions.current.session
+
+    @property
+    def _session_connection(self) -> Connection | None:
+        return self.sessions.current.connection
+
+    def _label(self, dbapi_connection: Any, name: str | None) -> None:
+        self.recorder.label(dbapi_connection, name)
+
+    def use(self, name: str) -> bool:
+        """Make session ``name`` current, opening it on first use; True when opened.
+
+        A second session moves the in-memory database to a file (:mod:`.isolation`).
+        """
+        if name not in self.sessions and len(self.sessions) == 1 and is_memory_url(self.url):
+            engine, self.temporary = move_to_file(self.engine, self.session)
+            recorder = StatementRecorder(engine, loglimit=self.loglimit)
+            recorder.continue_from(self.recorder)
+            self.recorder.close()
+            old, self.engine, self.recorder = self.engine, engine, recorder
+            self._watch_engine(engine)
+            self.sessions.rebind(engine)
+            old.dispose()
+        created = self.sessions.use(name)
+        self.recorder.labelled = len(self.sessions) > 1
+        return created
+
+    def describe_error(self, exc: BaseException) -> str:
+        """A database error in one line; lock errors and version conflicts name sessions."""
+        lock = describe_lock_error(
+            exc, self.sessions, self.engine, self.recorder, self.lock_timeout.seconds
+        ) or describe_conflict(exc, self.sessions.current.versioned, self.engine, self.recorder)
+        return describe_error(exc) if lock is None else lock
+
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
-        """Close the session, stop recording and release the engine."""
-        self.session.close()
+        """Close the sessions, stop recording, release the engine and any temporary file."""
+        self.sessions.close()
         self.recorder.close()
         self.engine.dispose()
+        if self.temporary is not None:
+            self.temporary.remove()
 
     def connect(self, url: str) -> Capture:
         """Switch to the database at ``url``, keeping ``Base`` and the models.
@@ -77,17 +119,21 @@ class Workspace:
             message = mask_secrets(first_line(exc))
             raise WorkspaceError(f"cannot use {safe_url(url)}: {message}") from exc
         old_engine, old_recorder = self.engine, self.recorder
-        self.session.close()
+        self.sessions.close()
         self.url, self.engine, self.recorder = url, engine, recorder
-        self.session = Session(engine)
-        self._session_connection = None
-        self._watch_session(self.session)
+        recorder.labelled = False  # one session again: main
+        self.sessions = SessionBook(engine, self._label)
         self._watch_engine(engine)
         old_recorder.close()
         old_engine.dispose()
+        if self.temporary is not None:
+            self.temporary.remove()
+            self.temporary = None
         return capture
 
     def _watch_engine(self, engine: Engine) -> None:
+        self.lock_timeout.install(engine)
+
         # pool_pre_ping replaces a dead connection silently; counting the
         # invalidations lets the next magic say that it happened.
         @event.listens_for(engine, "invalidate")
@@ -125,29 +171,6 @@ class Workspace:
             metadata.drop_all(self.engine, tables=group, checkfirst=True)
         return [table.fullname for table in tables]
 
-    def _watch_session(self, session: Session) -> None:
-        # Which connection the session's transaction holds, so that displays
-        # read through it (and see flushed rows) without procuring one.
-        @event.listens_for(session, "after_begin")
-        def after_begin(session: Session, transaction: Any, connection: Connection) -> None:
-            self._session_connection = connection
-
-        @event.listens_for(session, "after_transaction_end")
-        def after_end(session: Session, transaction: Any) -> None:
-            if transaction.parent is None:
-                self._session_connection = None
-                self._flushed = False
-
-        # Whether this transaction flushed anything, so that a rollback can
-        # say that flushed-but-uncommitted rows were undone (and only then).
-        @event.listens_for(session, "after_flush")
-        def after_flush(session: Session, context: Any) -> None:
-            self._flushed = True
-
-        # Names the relationship each lazy/eager load is for, so that N+1
-        # reports can say which attribute to load up front.
-        event.listen(session, "do_orm_execute", tag_relationship_load)
-
     # -- the session -----------------------------------------------------
     def add(self, instances: list[Any]) -> None:
         self.session.add_all(instances)
@@ -174,7 +197,7 @@ class Workspace:
 
     def unsaved(self, before: Pending | None = None) -> str:
         """What a rollback now would discard, in words; "" when nothing."""
-        return uncommitted.unsaved(self.session, self._flushed, before)
+        return self.sessions.current.unsaved(before)
 
     def session_failed(self) -> bool:
         """True when the session's transaction failed (a flush) and awaits a rollback."""
@@ -290,6 +313,7 @@ class Workspace:
     # -- reading for display ----------------------------------------------
     def read_table(self, table: Table, limit: int, count_limit: int = 10_000) -> TableData:
         """The first ``limit`` rows of ``table`` and its row count, read as a guest."""
-        return reading.read_table(
+        data = reading.read_table(
             self.engine, self.recorder, self._session_connection, table, limit, count_limit
         )
+        return name_display_holders(data, self.sessions.others(), self.engine, self.recorder)

@@ -40,6 +40,8 @@ class Statement:
     is_transaction: bool = False  # BEGIN (implicit) / COMMIT / ROLLBACK
     #: the relationship this SELECT loads, e.g. ``Author.books`` (see LOADER_OPTION)
     loader: str | None = None
+    #: the named session whose transaction sent it, once a workspace has several
+    session: str | None = None
 
 
 #: A statement as recorded: Statement's fields, in order, in a list.
@@ -47,6 +49,7 @@ Entry = list[Any]
 # Positions in an Entry that the recorder and Capture.add read or fill in.
 AT_SQL, AT_PARAMETERS = 1, 2
 AT_DURATION, AT_ROWCOUNT, AT_TABLE, AT_IS_TRANSACTION, AT_LOADER = 6, 7, 8, 9, 10
+AT_SESSION = 11
 
 
 @dataclass

@@ -33,7 +33,7 @@ class ConnectMagics(MagicFamily):
         url = self.workspace.url
         self.reporter.end_cell()
         note = "a fresh database, Base and session"
-        lost = self.workspace.unsaved()
+        lost = self.workspace.sessions.unsaved()  # every session's
         if not is_memory_url(url):
             tables = sorted(self.workspace.tables())
             if not args.yes:
@@ -41,7 +41,7 @@ class ConnectMagics(MagicFamily):
                     f"%orm_reset drops the tables {', '.join(tables) or '(none yet)'} on "
                     f"{safe_url(url)}; run %orm_reset --yes to do so"
                 )
-            self.workspace.session.close()
+            self.workspace.sessions.close()  # no session's lock holds up the drops
             with self.reporter.reporting("%orm_reset --yes"):
                 self.workspace.drop_own_tables()
             note = f"dropped {', '.join(tables) or 'no tables'}; a fresh Base and session"
@@ -50,7 +50,10 @@ class ConnectMagics(MagicFamily):
         self.orm.runner = None  # the model cells of before the reset are forgotten too
         old.close()
         self.orm.push_namespace()
-        notes = [note] + ([f"the old session's work was discarded: {lost}"] if lost else [])
+        several = len(old.sessions) > 1
+        whose = "the old sessions'" if several else "the old session's"
+        discarded = f"{whose} work was discarded: {lost}"
+        notes = [note] + ([discarded] if lost else [])
         display(CellReport(title="%orm_reset", notes=notes))
 
     # -- connecting ---------------------------------------------------------------
@@ -80,7 +83,8 @@ class ConnectMagics(MagicFamily):
             )
             return
         self.reporter.end_cell()
-        unsaved = self.workspace.unsaved()  # the old session closes on success
+        unsaved = self.workspace.sessions.unsaved()  # the old sessions close on success
+        several = len(self.workspace.sessions) > 1
         try:
             capture = self.workspace.connect(url)
         except WorkspaceError as exc:
@@ -88,7 +92,8 @@ class ConnectMagics(MagicFamily):
         self.orm.push_namespace()
         notes = self._connection_notes()
         if unsaved:
-            notes.append(f"the previous session was closed: {unsaved}")
+            closed = "sessions were" if several else "session was"
+            notes.append(f"the previous {closed} closed: {unsaved}")
         title = f"%orm_connect {safe_url(url)}"
         report = CellReport.from_capture(title, capture, notes=notes)
         self.reporter.show(report, sorted(self.workspace.tables()))

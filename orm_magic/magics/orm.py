@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class
 from sqlalchemy.exc import SQLAlchemyError
-from traitlets import Bool, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from ..core.errors import WorkspaceError
 from ..core.instances import as_instances
+from ..core.locks import DEFAULT_LOCK_TIMEOUT
 from ..core.model_cells import ExecutingCell
 from ..core.models import ModelRunner
 from ..core.urls import safe_url
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
 #: Names the workspace puts into the user namespace.
 NAMESPACE_NAMES = ("Base", "session", "engine")
+
+#: The longest lock wait accepted, in seconds: a lesson never waits longer.
+MAX_LOCK_TIMEOUT = 600
 
 #: The smallest value each numeric setting accepts (there is no largest).
 MINIMUMS = {
@@ -69,6 +73,39 @@ class OrmMagic(Magics):
         help="Runs of one SELECT with different parameters that a cell reports as N+1 "
         "(0 turns it off).",
     ).tag(config=True)
+
+    lock_timeout = Float(
+        DEFAULT_LOCK_TIMEOUT,
+        help="Seconds a statement waits for a lock another session holds, then gives up "
+        "(PostgreSQL's lock_timeout, SQLite's busy timeout).",
+    ).tag(config=True)
+
+    @validate("lock_timeout")
+    def _check_lock_timeout(self, proposal: Any) -> float:
+        """Refuse a wait that is not a positive number of seconds, in one line."""
+        value = proposal["value"]
+        if isinstance(value, bool) or not 0 < value <= MAX_LOCK_TIMEOUT:
+            raise TraitError(
+                f"OrmMagic.lock_timeout must be a number of seconds above 0 and at most "
+                f"{MAX_LOCK_TIMEOUT:g}, not {value!r}"
+            )
+        return float(value)
+
+    @observe("lock_timeout")
+    def _lock_timeout_changed(self, change: dict[str, Any]) -> None:
+        workspace = getattr(self, "workspace", None)  # unset while config loads in __init__
+        if workspace is not None:
+            workspace.lock_timeout.set(change["new"], workspace.sessions)
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace; one set here (load, %orm_reset) takes the lock timeout."""
+        return self._workspace
+
+    @workspace.setter
+    def workspace(self, workspace: Workspace) -> None:
+        workspace.lock_timeout.seconds = self.lock_timeout
+        self._workspace = workspace
 
     @validate(*MINIMUMS)
     def _check_minimum(self, proposal: Any) -> int:

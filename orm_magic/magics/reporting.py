@@ -19,7 +19,6 @@ from IPython.core.error import UsageError
 from IPython.display import display
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..core.errors import describe_error
 from ..core.unitofwork import attach, session_states
 from ..core.workspace import Workspace
 from ..data.statements import Capture
@@ -143,7 +142,7 @@ class Reporter:
         failed flush has already moved its objects out of it.
         """
         workspace = self.workspace()
-        message = f"{title}: {describe_error(exc)}"
+        message = f"{title}: {workspace.describe_error(exc)}"
         if workspace.session_failed():
             outcome = workspace.recover(before=before)
             message += f" — rolled back: {outcome}; committed rows are unchanged"

@@ -28,9 +28,16 @@ def log_frame(statements: list[Statement]) -> pd.DataFrame:
         for s in statements
     ]
     columns = ["seq", "time", "statement", "parameters", "executemany", "duration_ms", "rowcount"]
+    if any(s.session is not None for s in statements):  # several sessions: name each one's
+        for record, s in zip(records, statements, strict=True):
+            record["session"] = s.session
+        columns.insert(2, "session")
     frame = _log_frame_class().from_records(records, columns=columns)
     # nullable dtypes: a BEGIN has no duration or rowcount, which reads <NA>, not NaN
-    return frame.astype({"duration_ms": "Float64", "rowcount": "Int64"})
+    dtypes = {"duration_ms": "Float64", "rowcount": "Int64"}
+    if "session" in columns:
+        dtypes["session"] = "string"
+    return frame.astype(dtypes)
 
 
 @functools.cache

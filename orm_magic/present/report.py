@@ -132,7 +132,10 @@ class CellReport:
             '#e8590c));font-weight:bold">⚠ ' + html.escape(note) + "</div>"
             for note in self.nplusone_notes()
         )
-        parts.extend(f"<div>{html.escape(note)}</div>" for note in self.notes)
+        # pre-wrap: a migration note is Alembic's code, whose indentation is its meaning
+        parts.extend(
+            f'<div style="white-space:pre-wrap">{html.escape(note)}</div>' for note in self.notes
+        )
         parts.extend(frame_html(frame, self.maxchars) for frame in self.frames)
         parts.extend(table_html(table, self.maxchars) for table in self.tables)
         if self.show_sql:

@@ -44,17 +44,28 @@ def parameters_text(statement: Statement) -> str | None:
     return shorten(text, PARAMETER_CHARS)
 
 
+def _token_colour(variable: str, hue: str) -> str:
+    """JupyterLab's editor colour ``variable``, else half the text colour, half ``hue``.
+
+    Without JupyterLab's variables (VS Code, Colab, exported pages) no fixed colour
+    reads well enough (4.5:1) on both white and a dark grey; mixed into the text
+    colour of the page, a token keeps most of that text's contrast with whatever
+    background it sits on. A browser without ``color-mix()`` shows the text colour.
+    """
+    fallback = f"color-mix(in srgb, currentColor 50%, {hue})"
+    return f"color:var(--jp-mirror-editor-{variable}-color, {fallback})"
+
+
 #: SQL token colours from the notebook's theme: JupyterLab's editor variables, so
-#: SQL reads like the code cell above it in light and dark themes. The fallbacks
-#: (VS Code, Colab) are mid-tones readable on a light and on a dark background;
-#: a Pygments style's fixed colours are not (dark blue strings on black).
+#: SQL reads like the code cell above it in light and dark themes. A Pygments
+#: style's fixed colours would not (dark blue strings on black).
 SQL_STYLES = (
-    ("Keyword", "color:var(--jp-mirror-editor-keyword-color, #2f9e44);font-weight:bold"),
-    ("Name.Builtin", "color:var(--jp-mirror-editor-builtin-color, #2f9e44)"),
-    ("Literal.String", "color:var(--jp-mirror-editor-string-color, #d9534f)"),
-    ("Literal.Number", "color:var(--jp-mirror-editor-number-color, #2f9e44)"),
-    ("Operator", "color:var(--jp-mirror-editor-operator-color, #a45ee5)"),
-    ("Comment", "color:var(--jp-mirror-editor-comment-color, #6a8a8a);font-style:italic"),
+    ("Keyword", _token_colour("keyword", "#2f9e44") + ";font-weight:bold"),
+    ("Name.Builtin", _token_colour("builtin", "#2f9e44")),
+    ("Literal.String", _token_colour("string", "#d9534f")),
+    ("Literal.Number", _token_colour("number", "#2f9e44")),
+    ("Operator", _token_colour("operator", "#a45ee5")),
+    ("Comment", _token_colour("comment", "#6a8a8a") + ";font-style:italic"),
 )
 
 
@@ -83,6 +94,7 @@ def statement_html(statement: Statement) -> str:
     parts = [
         f'<span style="opacity:.6;font-size:smaller">{html.escape(clock(statement.started))}'
         "</span> ",
+        session_label_html(statement),
         sql_html(sql) if not statement.is_transaction else f"<i>{html.escape(sql)}</i>",
     ]
     params = parameters_text(statement)
@@ -91,8 +103,20 @@ def statement_html(statement: Statement) -> str:
     return "".join(parts)
 
 
+def session_label_html(statement: Statement) -> str:
+    """The session that sent the statement, as a tag before it ("" with one session)."""
+    if statement.session is None:
+        return ""
+    # the same [name] as the text form, so that a copy of the SQL reads alike
+    return (
+        '<span class="orm-magic-session" style="font-weight:bold;opacity:.8">'
+        f"[{html.escape(statement.session)}]</span> "
+    )
+
+
 def statement_text(statement: Statement) -> str:
-    lines = [statement_sql(statement)]
+    label = "" if statement.session is None else f"[{statement.session}] "
+    lines = [label + statement_sql(statement)]
     params = parameters_text(statement)
     if params is not None:
         lines.append(f"  {params}")

@@ -1,0 +1,535 @@
+"""Several sessions in one workspace: ``%orm_use``, isolation, short lock waits.
+
+Every test runs through a real shell on in-memory SQLite (which moves to a
+temporary file as the second session opens) and on a real PostgreSQL server.
+Lock tests are bounded: short lock timeouts, and faulthandler ends the
+process with every thread's stack if a test hangs anyway.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from sqlalchemy import Column, Integer, MetaData, Table, text
+
+from orm_magic.core.workspace import Workspace
+
+from .helpers import run
+
+#: Seconds a test of this module may take before faulthandler kills the run.
+HANG_LIMIT = 60
+#: The lock timeout these tests use, in seconds.
+WAIT = 0.3
+
+MODEL = """%%model
+class Item(Base):
+    __tablename__ = 'items'
+    id = Column(Integer, primary_key=True, autoincrement=False)
+    name = Column(String(20))
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """In-memory SQLite and PostgreSQL (this module's own: not MariaDB)."""
+    if request.param == "sqlite":
+        return "sqlite://"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True)
+def never_hang() -> Iterator[None]:
+    faulthandler.dump_traceback_later(HANG_LIMIT, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+def two(ip):
+    """A model with one committed row, lock timeout WAIT, sessions main and b (b current)."""
+    run(ip, MODEL)
+    run(ip, "%orm_add Item(id=1, name='one')\n%orm_commit")
+    ip.run_line_magic("config", f"OrmMagic.lock_timeout = {WAIT}")
+    run(ip, "%orm_use b")
+    return ip
+
+
+def names(ip, sql: str = "SELECT name FROM items ORDER BY id") -> list[str]:
+    """What the current session sees, through plain ``session.execute``."""
+    return list(ip.user_ns["session"].scalars(text(sql)))
+
+
+def failure(ip, source: str) -> str:
+    ran = run(ip, source, ok=False)
+    error = ran.result.error_in_exec
+    assert isinstance(error, UsageError), error
+    return str(error)
+
+
+# -- %orm_use ---------------------------------------------------------------------
+def test_the_first_session_is_main_and_session_follows_the_current_one(ip):
+    workspace = ip._orm_magic.workspace
+    main = ip.user_ns["session"]
+    assert workspace.sessions.current.name == "main" and main is workspace.session
+    run(ip, "%orm_use b")
+    assert ip.user_ns["session"] is workspace.session is not main
+    run(ip, "%orm_use main")
+    assert ip.user_ns["session"] is main
+
+
+def test_orm_use_lists_each_session_with_its_transaction_and_counts(two):
+    run(two, "%orm_add Item(id=2, name='two')")
+    run(two, "%orm_use main")
+    run(two, "session.get(Item, 1).name = 'uno'")
+    listing = run(two, "%orm_use").text
+    assert "→ main" in listing
+    rows = {line.split()[-5]: line.split()[-4:] for line in listing.splitlines()[2:]}
+    assert rows["main"] == ["active", "0", "1", "0"]
+    assert rows["b"] == ["active", "1", "0", "0"]  # session.add() autobegins, as in SQLAlchemy
+    run(two, "%orm_use b\n%orm_rollback")
+    assert "none" in run(two, "%orm_use").text.splitlines()[-1]
+
+
+def test_a_bad_session_name_is_one_line(ip):
+    assert "not a session name" in failure(ip, "%orm_use 1st")
+    message = failure(ip, "%orm_use a b")
+    assert message == (
+        "%orm_use: unrecognized arguments: b; give one session name, e.g. %orm_use b"
+    )
+    assert (
+        ip._orm_magic.workspace.sessions.current.name == "main"
+        and len(ip._orm_magic.workspace.sessions) == 1
+    )
+
+
+def test_the_list_of_sessions_is_bounded_by_displaylimit_and_keeps_the_current_one(ip):
+    ip.run_line_magic("config", "OrmMagic.displaylimit = 3")
+    for name in ("b", "c", "d", "e"):
+        run(ip, f"%orm_use {name}")
+    listing = run(ip, "%orm_use").text
+    shown = [line.split()[-5] for line in listing.splitlines()[2:] if line.split()]
+    assert shown[:3] == ["main", "b", "e"] and "c" not in shown and "d" not in shown
+    assert "3 of 5 sessions (OrmMagic.displaylimit)" in listing
+
+
+def test_statements_are_labelled_only_once_there_are_two_sessions(ip):
+    run(ip, MODEL)
+    alone = run(ip, "%orm_add Item(id=1, name='one') --flush")
+    assert "[main]" not in alone.text and "orm-magic-session" not in alone.html
+    run(ip, "%orm_commit\n%orm_use b")
+    report = run(ip, "%orm_add Item(id=2, name='two') --flush")
+    assert "[b] BEGIN (implicit)" in report.text and "[b] INSERT INTO items" in report.text
+    assert '<span class="orm-magic-session"' in report.html
+    run(ip, "%orm_use main")
+    plain = run(ip, "session.execute(select(Item)).all()")
+    assert "[main] SELECT items.id" in plain.text
+    log = ip.run_line_magic("orm_log", "-n 4")
+    assert list(log["session"]) == ["b", "b", "main", "main"]
+
+
+# -- isolation ----------------------------------------------------------------------
+def test_uncommitted_rows_are_invisible_to_the_other_session(two):
+    run(two, "%orm_add Item(id=2, name='two') --flush")
+    assert names(two) == ["one", "two"]
+    shown = run(two, "%orm_use main\n%orm_show Item").text
+    assert "two" not in shown and "1 row" in shown
+    assert names(two) == ["one"]
+    run(two, "%orm_use b\n%orm_commit\n%orm_use main")
+    assert names(two) == ["one", "two"]
+
+
+def test_the_in_memory_database_moves_to_a_file_that_unload_removes(ip):
+    run(ip, MODEL)
+    run(ip, "%orm_add Item(id=1, name='one')\n%orm_commit")
+    workspace = ip._orm_magic.workspace
+    assert workspace.temporary is None
+    if not workspace.url.startswith("sqlite"):  # a server needs no move
+        engine = workspace.engine
+        run(ip, "%orm_use b")
+        assert workspace.temporary is None and workspace.engine is engine
+        return
+    note = run(ip, "%orm_use b").text
+    path = workspace.temporary.path
+    assert "moved to a temporary file" in note and path.exists()
+    assert ip.user_ns["engine"] is workspace.engine and str(path) in str(workspace.engine.url)
+    assert names(ip) == ["one"]  # the committed rows came along
+    ip.run_line_magic("unload_ext", "orm_magic")
+    assert not path.exists() and not path.parent.exists()
+    ip.run_line_magic("load_ext", "orm_magic")
+
+
+def test_the_temporary_file_is_removed_when_the_interpreter_exits_without_unload(tmp_path):
+    # a kernel shut down without %unload_ext: the workspace is never closed
+    script = (
+        "from orm_magic.core.workspace import Workspace\n"
+        "w = Workspace('sqlite://')\n"
+        "w.use('b')\n"
+        "print(w.temporary.path, flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    path = Path(done.stdout.strip())
+    assert path.name == "workspace.db" and path.parent.name.startswith("orm_magic-")
+    assert not path.parent.exists()
+
+
+def test_moving_needs_main_outside_a_transaction(ip):
+    run(ip, MODEL)
+    run(ip, "%orm_add Item(id=1, name='one') --flush")
+    if ip._orm_magic.workspace.url.startswith("sqlite"):
+        message = failure(ip, "%orm_use b")
+        assert "session 'main' outside a transaction" in message
+        assert ip._orm_magic.workspace.sessions.current.name == "main"
+    run(ip, "%orm_commit\n%orm_use b")
+    assert names(ip) == ["one"]
+
+
+def test_orm_reset_returns_to_one_session_in_memory(two):
+    workspace = two._orm_magic.workspace
+    temporary = workspace.temporary
+    run(two, "%orm_reset --yes")
+    fresh = two._orm_magic.workspace
+    assert len(fresh.sessions) == 1 and fresh.temporary is None
+    assert two.user_ns["session"] is fresh.session
+    if temporary is not None:
+        assert not temporary.path.exists()
+
+
+EVERY_SESSION = (
+    "session 'main': 1 modified object reverted (Item); "
+    "session 'b': 1 pending object discarded (Item)"
+)
+
+
+def lose_work_in_both(two) -> None:
+    """b adds an object, main changes one (its transaction reads the table)."""
+    run(two, "%orm_add Item(id=2, name='two')\n%orm_use main")
+    run(two, "session.get(Item, 1).name = 'uno'")
+
+
+def test_orm_reset_names_the_work_every_session_discards(two):
+    lose_work_in_both(two)
+    started = time.perf_counter()
+    out = run(two, "%orm_reset --yes")  # on a server: no session's read lock holds up DROP
+    assert time.perf_counter() - started < WAIT + 2
+    assert f"the old sessions' work was discarded: {EVERY_SESSION}" in out.text
+
+
+def test_orm_connect_names_the_work_every_session_discards(two, tmp_path):
+    lose_work_in_both(two)
+    out = run(two, f"%orm_connect sqlite:///{tmp_path / 'other.db'}")
+    assert f"the previous sessions were closed: {EVERY_SESSION}" in out.text
+    assert len(two._orm_magic.workspace.sessions) == 1
+
+
+def test_a_failed_flush_names_the_modified_and_deleted_objects_it_reverted(ip):
+    run(ip, MODEL)
+    three = "[Item(id=1, name='one'), Item(id=2, name='two'), Item(id=3, name='x')]"
+    run(ip, f"session.add_all({three})\n%orm_commit")
+    run(ip, "a, b, c = session.scalars(select(Item).order_by(Item.id)).all()")
+    run(ip, "a.name = 'uno'\n%orm_delete b")  # no load after: nothing autoflushes
+    run(ip, "%orm_add Item(id=3, name='again')")  # row 3 exists: the INSERT fails
+    message = failure(ip, "%orm_flush")
+    assert message.endswith(
+        "rolled back: 1 pending object discarded (Item); 1 modified object reverted (Item); "
+        "1 object marked for deletion kept (Item); committed rows are unchanged"
+    )
+    assert names(ip) == ["one", "two", "x"]  # as plain SQLAlchemy leaves them
+
+
+def test_with_for_update_on_sqlite_says_that_it_locks_no_rows(ip):
+    run(ip, MODEL)
+    report = run(ip, "%orm_query select(Item).with_for_update()").text
+    if ip._orm_magic.workspace.engine.dialect.name == "sqlite":
+        assert "FOR UPDATE" not in report.split("-- warning")[0]
+        assert "with_for_update() renders no FOR UPDATE on SQLite" in report
+    else:
+        assert "FOR UPDATE" in report and "renders no FOR UPDATE" not in report
+
+
+# -- lock waits ----------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["0", "-1", "601"])
+def test_lock_timeout_out_of_range_is_refused_in_one_line(ip, caplog, value):
+    out = run(ip, f"%config OrmMagic.lock_timeout = {value}")
+    shown = [r.getMessage() for r in caplog.records] + out.stderr.splitlines()
+    assert set(shown) == {
+        f"OrmMagic.lock_timeout must be a number of seconds above 0 and at most 600, "
+        f"not {float(value)!r}"
+    }
+    assert ip._orm_magic.lock_timeout == ip._orm_magic.workspace.lock_timeout.seconds == 3.0
+
+
+def test_lock_timeout_is_set_on_each_connection(two):
+    run(two, "%orm_add Item(id=2, name='two') --flush")
+    conn = two._orm_magic.workspace.sessions.current.connection
+    if conn.dialect.name == "sqlite":
+        setting = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert setting == WAIT * 1000
+    else:
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == f"{int(WAIT * 1000)}ms"
+
+
+def test_a_write_waits_for_the_lock_timeout_then_names_the_holder(two):
+    run(two, "%orm_add Item(id=2, name='two') --flush")  # b holds the write lock
+    run(two, "%orm_use main")
+    started = time.perf_counter()
+    if two._orm_magic.workspace.engine.dialect.name == "sqlite":
+        message = failure(two, "%orm_add Item(id=3, name='three') --flush")
+        assert "SQLite locks the whole database for writing" in message
+    else:  # PostgreSQL locks rows: wait for the row b changed
+        run(two, "session.get(Item, 1)")
+        run(two, "%orm_use b\nsession.get(Item, 1).name = 'uno'\n%orm_flush\n%orm_use main")
+        started = time.perf_counter()
+        message = failure(two, "session.get(Item, 1).name = 'one!'\n%orm_flush")
+    waited = time.perf_counter() - started
+    assert WAIT <= waited < WAIT + 2
+    assert f"waited {WAIT:g} s (OrmMagic.lock_timeout)" in message
+    assert "session 'b' holds" in message and "commit or roll back session 'b'" in message
+    assert "\n" not in message
+    # both sessions stay usable: b commits, main carries on
+    run(two, "%orm_use b\n%orm_commit\n%orm_use main")
+    run(two, "%orm_add Item(id=4, name='four')\n%orm_commit")
+    assert names(two)[-1] == "four"
+
+
+@pytest.mark.parametrize("seconds", [0.2, 0.6])
+def test_a_changed_lock_timeout_applies_to_a_transaction_already_open(two, seconds):
+    run(two, "%orm_add Item(id=2, name='two') --flush")
+    run(two, "%orm_use main")
+    run(two, "session.execute(select(Item)).all()")  # main's transaction is open
+    two.run_line_magic("config", f"OrmMagic.lock_timeout = {seconds}")
+    started = time.perf_counter()
+    if two._orm_magic.workspace.engine.dialect.name == "sqlite":
+        failure(two, "%orm_add Item(id=3, name='three') --flush")
+    else:
+        run(two, "%orm_use b\nsession.get(Item, 1).name = 'uno'\n%orm_flush\n%orm_use main")
+        started = time.perf_counter()
+        failure(two, "session.get(Item, 1).name = 'one!'\n%orm_flush")
+    assert seconds <= time.perf_counter() - started < seconds + 2
+
+
+def test_a_display_shows_what_it_can_and_names_the_session_that_locks_the_table(two):
+    if two._orm_magic.workspace.engine.dialect.name == "sqlite":
+        # WAL: a reader never waits for the writer; main sees the committed row
+        run(two, "%orm_add Item(id=2, name='two') --flush")
+        shown = run(two, "%orm_use main\n%orm_show Item").text
+        assert "1 row" in shown and "two" not in shown
+        return
+    lock = "LOCK TABLE items IN ACCESS EXCLUSIVE MODE"
+    run(two, f"from sqlalchemy import text\nsession.execute(text({lock!r}))")
+    shown = run(two, "%orm_use main\n%orm_show Item").text
+    assert "lock timeout" in shown and "session 'b' holds a lock on it" in shown
+    assert two._orm_magic.workspace.sessions.get("b").transaction_state() == "active"
+
+
+# -- version conflicts ---------------------------------------------------------------
+VERSIONED = """%%model
+class Doc(Base):
+    __tablename__ = 'docs'
+    id = Column(Integer, primary_key=True, autoincrement=False)
+    body = Column(String(20))
+    version = Column(Integer, nullable=False)
+    __mapper_args__ = {'version_id_col': version}
+"""
+
+
+def test_a_version_conflict_is_one_line_naming_the_object_and_both_versions(ip):
+    run(ip, VERSIONED)
+    run(ip, "%orm_add Doc(id=1, body='draft')\n%orm_commit")
+    run(ip, "%orm_use b\nmine = session.get(Doc, 1)\n%orm_use main")
+    run(ip, "theirs = session.get(Doc, 1)\ntheirs.body = 'main was here'\n%orm_commit")
+    run(ip, "%orm_use b\nmine.body = 'b was here'")
+    message = failure(ip, "%orm_flush")
+    assert message.startswith("%orm_flush: StaleDataError: Doc(id=1) was changed by another")
+    assert "this session expected version 1, the database has version 2" in message
+    assert (
+        "this session's change to it is discarded — rolled back: 1 modified object "
+        "reverted (Doc)" in message
+    )
+    assert "\n" not in message
+    assert ip.user_ns["mine"].body == "main was here"  # expired by the rollback, reloaded
+
+
+def test_a_deleted_row_is_named_as_gone(ip):
+    run(ip, VERSIONED)
+    run(ip, "%orm_add Doc(id=1, body='draft')\n%orm_commit")
+    run(ip, "%orm_use b\nmine = session.get(Doc, 1)\n%orm_use main")
+    run(ip, "%orm_delete session.get(Doc, 1)\n%orm_commit")
+    run(ip, "%orm_use b\nmine.body = 'b was here'")
+    message = failure(ip, "%orm_commit")
+    assert "expected version 1, the database no longer has the row" in message
+
+
+# -- the notebook's PostgreSQL lessons, run on the server ---------------------------------
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_two_sessions.ipynb"
+
+
+def notebook_cell(cell_id: str) -> str:
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    return next("".join(c["source"]) for c in cells if c.get("id") == cell_id)
+
+
+def pg_lessons() -> list[str]:
+    """The ```python blocks of the notebook's PostgreSQL section, as typed there."""
+    return re.findall(r"```python\n(.*?)```", notebook_cell("06-text-9"), re.S)
+
+
+@pytest.fixture
+def pg_ip(shell, pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The shell on PostgreSQL, with the notebook's accounts: ann 100, bob 50."""
+    monkeypatch.setenv("ORM_MAGIC_URL", pg_url)
+    shell.reset(new_session=False)
+    shell.run_line_magic("load_ext", "orm_magic")
+    run(shell, notebook_cell("model-account"))
+    run(shell, 'session.add_all([Account(id=1, owner="ann", balance=100), '
+        'Account(id=2, owner="bob", balance=50)])\n%orm_commit')  # fmt: skip
+    run(shell, "%orm_use b\n%orm_use main")
+    yield shell
+    shell.run_line_magic("unload_ext", "orm_magic")
+    shell.config.pop("OrmMagic", None)
+    shell.reset(new_session=False)
+
+
+@pytest.mark.postgres
+def test_notebook_repeatable_read_keeps_its_snapshot_and_read_committed_does_not(pg_ip):
+    repeatable = pg_lessons()[0]
+    run(pg_ip, repeatable)  # the block asserts after == before itself
+    committed = repeatable.replace("REPEATABLE READ", "READ COMMITTED").replace("999", "555")
+    ran = run(pg_ip, committed.replace("%orm_rollback", ""), ok=False)
+    assert isinstance(ran.result.error_in_exec, AssertionError)
+    assert pg_ip.user_ns["before"] == 999 and pg_ip.user_ns["after"] == 555
+
+
+@pytest.mark.postgres
+def test_notebook_with_for_update_makes_the_other_session_wait_then_one_line(pg_ip):
+    block = pg_lessons()[1]
+    assert "FOR UPDATE" in run(pg_ip, block.split("%orm_use b")[0]).text
+    started = time.perf_counter()
+    message = failure(pg_ip, "%orm_use b" + block.split("%orm_use b")[1])
+    assert 0.5 <= time.perf_counter() - started < 2.5
+    assert "waited 0.5 s (OrmMagic.lock_timeout) for a lock that session 'main' holds" in message
+    run(pg_ip, "%orm_use main\n%orm_commit\n%orm_use b")
+    run(pg_ip, "session.get(Account, 1).balance += 1\n%orm_commit")  # b is usable again
+
+
+# -- deadlocks (PostgreSQL; a second thread, since a kernel runs one statement at a time) ----
+@pytest.mark.postgres
+def test_a_deadlock_is_one_line_naming_both_sessions(pg_url: str):
+    workspace = Workspace(pg_url)
+    try:
+        metadata = MetaData()
+        table = Table("pairs", metadata, Column("id", Integer, primary_key=True))
+        metadata.create_all(workspace.engine)
+        with workspace.engine.begin() as conn:
+            conn.execute(table.insert(), [{"id": 1}, {"id": 2}])
+        workspace.lock_timeout.seconds = 5  # PostgreSQL finds the deadlock after 1 s
+        main = workspace.session
+        workspace.use("b")
+        b = workspace.session
+        touch = table.update().values(id=table.c.id)
+        main.execute(touch.where(table.c.id == 1))
+        b.execute(touch.where(table.c.id == 2))
+        caught: list[BaseException] = []
+
+        def b_waits_for_main() -> None:
+            try:
+                b.execute(touch.where(table.c.id == 1))
+            except Exception as exc:
+                caught.append(exc)
+                caught.append(RuntimeError(workspace.describe_error(exc)))
+                b.rollback()
+
+        thread = threading.Thread(target=b_waits_for_main)
+        thread.start()
+        time.sleep(0.3)  # b waits for main's row 1 before main asks for b's row 2
+        main.execute(touch.where(table.c.id == 2))  # PostgreSQL cancels one of the two
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        assert caught, "b did not fail"
+        line = str(caught[1])
+        assert line.startswith("OperationalError: deadlock between session 'main' and session 'b'")
+        assert "\n" not in line
+        main.commit()  # both stay usable
+        b.execute(touch.where(table.c.id == 1))
+        b.commit()
+    finally:
+        workspace.close()
+
+
+# -- who holds the lock, guessed from pg_locks after the timeout (PostgreSQL) --------------
+@pytest.fixture
+def three_sessions(pg_url: str) -> Iterator[tuple[Workspace, Table, Table]]:
+    """Sessions main, b and c; tables items and other, rows 1 and 2; c locks other's row 1."""
+    workspace = Workspace(pg_url)
+    workspace.lock_timeout.seconds = WAIT
+    metadata = MetaData()
+    items = Table("items", metadata, Column("id", Integer, primary_key=True), Column("n", Integer))
+    other = Table("other", metadata, Column("id", Integer, primary_key=True), Column("n", Integer))
+    metadata.create_all(workspace.engine)
+    with workspace.engine.begin() as conn:
+        conn.execute(items.insert(), [{"id": 1, "n": 0}, {"id": 2, "n": 0}])
+        conn.execute(other.insert(), [{"id": 1, "n": 0}, {"id": 2, "n": 0}])
+    workspace.use("b")
+    workspace.use("c")
+    # c, a bystander, holds a transaction id and a row lock elsewhere
+    workspace.session.execute(other.update().values(n=1).where(other.c.id == 1))
+    workspace.use("main")
+    try:
+        yield workspace, items, other
+    finally:
+        workspace.close()
+
+
+def lock_line(workspace: Workspace, statement) -> str:
+    """The one line for ``statement`` of the current session, which must time out."""
+    with pytest.raises(Exception) as info:
+        workspace.session.execute(statement)
+    line = workspace.describe_error(info.value)
+    workspace.session.rollback()
+    return line
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "held",
+    [
+        "UPDATE items SET n = 1 WHERE id = 1",
+        "SELECT * FROM items WHERE id = 1 FOR UPDATE",
+        "LOCK TABLE items IN EXCLUSIVE MODE",
+    ],
+)
+@pytest.mark.parametrize(
+    "waiting",
+    ["UPDATE items SET n = 2 WHERE id = 1", "SELECT * FROM items WHERE id = 1 FOR UPDATE"],
+)
+def test_the_holder_of_a_lock_is_named_and_no_bystander(three_sessions, held, waiting):
+    workspace, items, other = three_sessions
+    workspace.session.execute(other.update().values(n=5).where(other.c.id == 2))  # main's own
+    workspace.use("b")
+    workspace.session.execute(text(held))
+    workspace.use("main")
+    line = lock_line(workspace, text(waiting))
+    assert f"waited {WAIT:g} s (OrmMagic.lock_timeout) for a lock that session 'b' holds" in line
+    assert "session 'c'" not in line and "session 'main'" not in line
+
+
+@pytest.mark.postgres
+def test_a_display_names_only_the_session_that_locks_the_table_against_reading(three_sessions):
+    workspace, items, _ = three_sessions  # c holds a transaction id: no lock on reading items
+    workspace.use("b")
+    workspace.session.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+    workspace.use("main")
+    shown = workspace.read_table(items, 10)
+    assert "session 'b' holds a lock on it" in (shown.error or "")
+    assert "session 'c'" not in shown.error
