@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The floors, top to bottom, with what each is for.
 FLOORS = {
     "magics": "IPython: parse the line, call the core, display",
-    "present": "plain data in, text and HTML out",
+    "present": "plain data in, text, HTML and SVG out",
     "core": "SQLAlchemy, never IPython",
     "data": "plain dataclasses",
 }

@@ -60,6 +60,42 @@ class Expect:
         assert any(c not in ((), False, {}, None) for c in checks), "an Expect checks nothing"
 
 
+#: The shop of notebook 5: each order's customer_id, date and id, and the report
+#: its loops print (order, date, customer, items).
+SHOP_ORDERS = [
+    ("1", "2026-11-02", "1"),
+    ("2", "2026-11-03", "2"),
+    ("1", "2026-11-09", "3"),
+    ("3", "2026-11-12", "4"),
+    ("2", "2026-11-20", "5"),
+    ("1", "2026-11-28", "6"),
+]
+SHOP_REPORT = (
+    "1 2026-11-02 Ann 3\n2 2026-11-03 Bob 1\n3 2026-11-09 Ann 5\n4 2026-11-12 Cara 4\n"
+    "5 2026-11-20 Bob 2\n6 2026-11-28 Ann 2\n"
+)
+
+#: notebook 04's models.py, as %orm_export writes it
+MODELS_PY = '''"""The models of a notebook: its %%model cells in the order they ran, each in
+its latest version. Written by orm_magic's %orm_export; exporting again rewrites this file.
+"""
+
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# -- %%model cell 1
+class Book(Base):
+    __tablename__ = "books"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str]
+
+'''
+
+
 EXPECTED: dict[str, dict[str, Expect]] = {
     "01_first_session.ipynb": {
         "load-ext": Expect(no_sql=True),
@@ -73,6 +109,9 @@ EXPECTED: dict[str, dict[str, Expect]] = {
             tables={"users": []},
         ),
         "create-ed-user": Expect(no_sql=True, stdout="ed\nedsnickname\nNone\n"),
+        "state-transient": Expect(
+            no_sql=True, shows=("User: transient", "none (not yet flushed)")
+        ),
         "add-ed-user": Expect(
             no_sql=True,
             shows=("pending", "1 new"),  # the table shows the row the flush will write
@@ -88,7 +127,12 @@ EXPECTED: dict[str, dict[str, Expect]] = {
             tables={"users": [("1", "ed", "Ed Jones", "eddie")]},
             result="<User(name='ed', fullname='Ed Jones', nickname='eddie')>",
         ),
+        "state-persistent": Expect(no_sql=True, shows=("User(id=1): persistent", "(1,))")),
         "identity-map": Expect(no_sql=True, result="True"),
+        "session-identity-map": Expect(
+            no_sql=True,
+            shows=("a transaction is open", "identity map", "1 object", "(1,)", "persistent"),
+        ),
         "query-ed-user": Expect(
             sql=(
                 "SELECT users.id, users.name, users.fullname, users.nickname \nFROM users \n"
@@ -108,6 +152,7 @@ EXPECTED: dict[str, dict[str, Expect]] = {
             tables={"users": []},
         ),
         "ed-user-detached": Expect(no_sql=True, result="True"),
+        "state-detached": Expect(no_sql=True, shows=("User(id=1): detached", "session: none")),
     },
     "02_relationships_and_queries.ipynb": {
         "load-ext": Expect(no_sql=True),
@@ -116,6 +161,7 @@ EXPECTED: dict[str, dict[str, Expect]] = {
             sql=("CREATE TABLE addresses (", "FOREIGN KEY(user_id) REFERENCES users (id)"),
             tables={"addresses": []},
         ),
+        "diagram": Expect(no_sql=True),
         "create-jack": Expect(no_sql=True),
         "add-addresses": Expect(
             no_sql=True,
@@ -167,6 +213,7 @@ EXPECTED: dict[str, dict[str, Expect]] = {
                 "BEGIN (implicit)",
                 "SELECT users.id, users.name, users.fullname \nFROM users \nWHERE users.name = ?",
             ),
+            tables={"User": [("2", "ed", "Ed Jones")]},
             result="[User('ed')]",
         ),
         "select-join": Expect(
@@ -176,14 +223,17 @@ EXPECTED: dict[str, dict[str, Expect]] = {
                 "WHERE addresses.email_address LIKE ? ORDER BY users.name",
             ),
             shows=("('%@google.com',)",),
+            tables={"rows": [("ed", "ed@google.com"), ("jack", "jack@google.com")]},
             result="[('ed', 'ed@google.com'), ('jack', 'jack@google.com')]",
         ),
+        "nplusone-threshold": Expect(no_sql=True),
         "lazy-load": Expect(
             sql=(
                 "SELECT users.id, users.name, users.fullname \nFROM users ORDER BY users.id",
                 "WHERE ? = addresses.user_id",
             ),
             sql_counts={"WHERE ? = addresses.user_id": 3, "SELECT": 4},
+            shows=("N+1: the same SELECT ran 3 times", "selectinload(User.addresses)"),
             stdout="jack ['jack@google.com', 'j25@yahoo.com']\ned ['ed@google.com']\nwendy []\n",
         ),
         "selectinload": Expect(
@@ -211,6 +261,9 @@ EXPECTED: dict[str, dict[str, Expect]] = {
             shows=("[(1, 'ann', 100), (2, 'bob', 50)]",),
             tables={"accounts": [("1", "ann", "100"), ("2", "bob", "50")]},
         ),
+        "session-after-commit": Expect(
+            no_sql=True, shows=("no transaction open", "2 objects", "(2,)")
+        ),
         "refresh-after-commit": Expect(
             sql=(
                 "BEGIN (implicit)",
@@ -226,7 +279,9 @@ EXPECTED: dict[str, dict[str, Expect]] = {
             shows=("[(70, 1), (80, 2)]",),
             tables={"accounts": [("1", "ann", "70"), ("2", "bob", "80")]},
         ),
+        "session-after-flush": Expect(no_sql=True, shows=("a transaction is open",)),
         "rollback-transfer": Expect(sql=("ROLLBACK",), sql_absent=("COMMIT",)),
+        "session-after-rollback": Expect(no_sql=True, shows=("no transaction open",)),
         "after-rollback": Expect(
             sql=("BEGIN (implicit)", "SELECT accounts.id"), result="(100, 50)"
         ),
@@ -261,11 +316,200 @@ EXPECTED: dict[str, dict[str, Expect]] = {
                 "ROLLBACK TO SAVEPOINT sa_savepoint_1",
             ),
             sql_absent=("COMMIT", "RELEASE SAVEPOINT"),
-            shows=("(3, 'carl', 10)",),
+            shows=("(3, 'carl', 10)", "a transaction is open with a SAVEPOINT", "pending"),
             stdout="rolled back to the savepoint: UNIQUE constraint failed: accounts.id\n",
             tables={"accounts": [("1", "ann", "100"), ("2", "bob", "50"), ("3", "carl", "10")]},
         ),
         "commit-carl": Expect(sql=("COMMIT",), sql_absent=("INSERT",)),
+    },
+    "04_from_notebook_to_project.ipynb": {
+        "load-ext": Expect(no_sql=True),
+        "model-book": Expect(
+            sql=("BEGIN (implicit)", 'PRAGMA main.table_info("books")', "CREATE TABLE books ("),
+            tables={"books": []},
+        ),
+        "add-books": Expect(
+            no_sql=True,
+            shows=("2 objects pending",),
+            tables={"books": [("new", "NULL", "Dune"), ("new", "NULL", "Emma")]},
+        ),
+        "commit-books": Expect(
+            sql=("BEGIN (implicit)", "INSERT INTO books (title) VALUES (?)", "COMMIT"),
+            tables={"books": [("1", "Dune"), ("2", "Emma")]},
+        ),
+        "project-dir": Expect(no_sql=True),
+        "export-first": Expect(
+            no_sql=True,
+            shows=(
+                "_create_books.py",
+                "op.create_table('books',",
+                "sa.PrimaryKeyConstraint('id')",
+            ),
+        ),
+        "models-py": Expect(no_sql=True, stdout=MODELS_PY),
+        # the live table is migrated by Alembic, in batch mode on SQLite, its rows kept
+        "model-book-isbn": Expect(
+            sql=("BEGIN (implicit)", "ALTER TABLE books ADD COLUMN isbn VARCHAR", "COMMIT"),
+            sql_absent=("DROP", "CREATE TABLE"),
+            shows=(
+                "with op.batch_alter_table('books', schema=None) as batch_op:",
+                "batch_op.add_column(sa.Column('isbn', sa.String(), nullable=True))",
+                "table books changed: 2 rows kept",
+            ),
+            tables={"books": [("1", "Dune", "NULL"), ("2", "Emma", "NULL")]},
+        ),
+        "query-books": Expect(
+            sql=("SELECT books.title, books.isbn",), result="[('Dune', None), ('Emma', None)]"
+        ),
+        "export-second": Expect(
+            no_sql=True,
+            shows=("_add_books_isbn.py", "batch_op.add_column(sa.Column('isbn', sa.String()"),
+        ),
+        "alembic-upgrade": Expect(
+            no_sql=True,
+            stdout="applied: ['create books', 'add books.isbn']\n"
+            "columns of books: ['id', 'title', 'isbn']\n",
+        ),
+    },
+    "05_exploring_an_existing_database.ipynb": {
+        "load-ext": Expect(no_sql=True),
+        "make-shop": Expect(
+            sql=(
+                "BEGIN (implicit)",
+                "DROP TABLE IF EXISTS product_tags",
+                "CREATE TABLE customers (",
+                "INSERT INTO order_lines (order_id, product_id, quantity) VALUES",
+                "COMMIT",
+            )
+        ),
+        "reflect": Expect(
+            no_sql=True,
+            stdout="-- %orm_reflect: a %%model cell of 5 classes and 1 table (Customers, Products,"
+            " Tags, Orders, OrderLines, product_tags); run it to map them\n",
+            result="<%%model cell source: 66 lines>",
+        ),
+        "reflected-models": Expect(
+            # the tables exist and match: checked, and nothing created or changed
+            sql=("BEGIN (implicit)", 'PRAGMA main.table_info("customers")', "COMMIT"),
+            sql_absent=("CREATE", "ALTER", "DROP"),
+            tables={
+                "customers": [
+                    ("Ann", "1", "ann@example.com"),
+                    ("Bob", "2", "bob@example.com"),
+                    ("Cara", "3", "NULL"),
+                ],
+                "product_tags": [("1", "1"), ("2", "2"), ("3", "2")],
+            },
+        ),
+        "diagram": Expect(no_sql=True),
+        "query-orders": Expect(
+            sql=("SELECT orders.customer_id, orders.placed, orders.id \nFROM orders ORDER BY",),
+            tables={"Orders": SHOP_ORDERS},
+        ),
+        "lazy-load": Expect(
+            sql_counts={"WHERE ? = order_lines.order_id": 6, "WHERE customers.id = ?": 3},
+            shows=("N+1: the same SELECT ran 6 times", "selectinload(Orders.order_lines)"),
+            stdout=SHOP_REPORT,
+        ),
+        "selectinload": Expect(
+            sql=(
+                "JOIN customers",
+                "ORDER BY orders.id",
+                "WHERE order_lines.order_id IN (?, ?, ?, ?, ?, ?)",
+            ),
+            sql_counts={"SELECT": 2},
+            sql_absent=("WHERE ? = order_lines.order_id",),
+            stdout=SHOP_REPORT,
+        ),
+        "new-products": Expect(no_sql=True),
+        "load-products": Expect(
+            sql=("INSERT INTO products (name, price) VALUES (?, ?) RETURNING id",),
+            sql_counts={"INSERT INTO products": 3},
+            shows=("3 Products objects from a DataFrame: flushed", "('Oolong tea', None)"),
+            tables={
+                "products": [
+                    ("Green tea", "1", "4.50"),
+                    ("Tea pot", "2", "21.00"),
+                    ("Mug", "3", "6.00"),
+                    ("Teaspoon", "4", "1.50"),
+                    ("Kettle", "5", "35.00"),
+                    ("Oolong tea", "6", "NULL"),
+                ]
+            },
+        ),
+        "load-mistake": Expect(
+            no_sql=True,
+            error="%orm_load: row 1, column 'price': 'a lot' is not a number"
+            " (products.price is NUMERIC(8, 2))",
+        ),
+        "commit": Expect(sql=("COMMIT",), sql_absent=("INSERT",)),
+    },
+    "06_two_sessions.ipynb": {
+        "load-ext": Expect(no_sql=True),
+        "reset": Expect(no_sql=True, shows=("a fresh database, Base and session",)),
+        "model-account": Expect(sql=("CREATE TABLE accounts (",), tables={"accounts": []}),
+        "add-ann": Expect(
+            sql=("BEGIN (implicit)", "INSERT INTO accounts", "COMMIT"),
+            sql_absent=("[main]",),  # one session: no labels yet
+            tables={"accounts": [("1", "ann", "100")]},
+        ),
+        "use-b": Expect(no_sql=True, shows=("session 'b' is current", "temporary file")),
+        "b-adds-bob": Expect(
+            sql=("[b] BEGIN (implicit)", "[b] INSERT INTO accounts"),
+            tables={"accounts": [("1", "ann", "100"), ("2", "bob", "50")]},
+        ),
+        "main-does-not-see-bob": Expect(no_sql=True, tables={"accounts": [("1", "ann", "100")]}),
+        "list-sessions": Expect(no_sql=True, shows=("→ main", "active")),
+        "b-commits": Expect(sql=("[b] COMMIT",)),
+        "main-sees-bob": Expect(
+            no_sql=True, tables={"accounts": [("1", "ann", "100"), ("2", "bob", "50")]}
+        ),
+        "both-read": Expect(
+            sql=("[main] BEGIN (implicit)", "[main] SELECT", "[b] BEGIN (implicit)", "[b] SELECT"),
+            result="(100, 100)",
+        ),
+        "main-adds-10": Expect(
+            sql=("[main] UPDATE accounts SET balance=?", "[main] COMMIT"),
+            shows=("(110, 1)",),
+        ),
+        "b-adds-20": Expect(
+            sql=("[b] UPDATE accounts SET balance=?", "[b] COMMIT"),
+            shows=("(120, 1)",),
+            tables={"accounts": [("1", "ann", "120"), ("2", "bob", "50")]},
+        ),
+        "lost": Expect(
+            no_sql=True, tables={"accounts": [("1", "ann", "120"), ("2", "bob", "50")]}
+        ),
+        "model-safe": Expect(sql=("CREATE TABLE safe_accounts (",)),
+        "add-safe": Expect(sql=("[b] INSERT INTO safe_accounts",), shows=("(1, 'ann', 100, 1)",)),
+        "both-read-safe": Expect(
+            sql=("[main] UPDATE safe_accounts SET balance=?, version=?", "[main] COMMIT"),
+            shows=("(110, 2, 1, 1)",),
+        ),
+        "b-conflicts": Expect(
+            sql=("[b] UPDATE safe_accounts", "[b] ROLLBACK"),
+            shows=("(120, 2, 1, 1)",),
+            tables={"safe_accounts": [("1", "ann", "110", "2")]},
+            error="StaleDataError: SafeAccount(id=1) was changed by another session since this"
+            " one loaded it: this session expected version 1, the database has version 2",
+        ),
+        "b-retries": Expect(
+            sql=("[b] UPDATE safe_accounts", "[b] COMMIT"),
+            tables={"safe_accounts": [("1", "ann", "130", "3")]},
+        ),
+        "short-wait": Expect(no_sql=True),
+        "main-locks": Expect(sql=("[main] UPDATE accounts",), shows=("(115, 1)",)),
+        "b-waits": Expect(
+            sql=("[b] UPDATE accounts", "[b] ROLLBACK"),
+            tables={"accounts": [("1", "ann", "120"), ("2", "bob", "50")]},
+            error="OperationalError: waited 0.5 s (OrmMagic.lock_timeout) for the write lock"
+            " that session 'main' holds",
+        ),
+        "main-commits": Expect(sql=("[main] COMMIT",)),
+        "b-again": Expect(
+            sql=("[b] UPDATE accounts", "[b] COMMIT"),
+            tables={"accounts": [("1", "ann", "115"), ("2", "bob", "55")]},
+        ),
     },
 }
 

@@ -33,15 +33,17 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
             "INSERT INTO users (name, fullname, nickname) VALUES (?, ?, ?)",
             "DELETE FROM users WHERE users.id = ?",
         ],
-        "values": ["Ed Jones", "edsnickname", "eddie"],
+        # "persistent": the state column of %orm_session's identity map
+        "values": ["Ed Jones", "edsnickname", "eddie", "persistent"],
     },
     "02_relationships_and_queries.ipynb": {
         "sql": [
             "CREATE TABLE addresses (",
             "JOIN addresses ON users.id = addresses.user_id",
+            "WHERE ? = addresses.user_id",  # the N+1 loop, before selectinload
             "WHERE addresses.user_id IN (?, ?, ?)",
         ],
-        "values": ["Jack Bean", "jack@google.com", "j25@yahoo.com"],
+        "values": ["Jack Bean", "jack@google.com", "j25@yahoo.com", "ed@google.com"],
     },
     "03_transactions.ipynb": {
         "sql": [
@@ -50,6 +52,27 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
             "ROLLBACK TO SAVEPOINT sa_savepoint_1",
         ],
         "values": ["ann", "bob", "carl"],
+    },
+    "04_from_notebook_to_project.ipynb": {
+        "sql": ["CREATE TABLE books (", "ALTER TABLE books ADD COLUMN isbn VARCHAR"],
+        "values": ["Dune", "Emma"],
+    },
+    "05_exploring_an_existing_database.ipynb": {
+        "sql": [
+            'PRAGMA main.table_info("order_lines")',  # the reflected cell: checked, not created
+            "WHERE ? = order_lines.order_id",  # the N+1 loop, before selectinload
+            "WHERE order_lines.order_id IN (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO products (name, price) VALUES (?, ?) RETURNING id",
+        ],
+        "values": ["ann@example.com", "Teaspoon", "Oolong tea"],
+    },
+    "06_two_sessions.ipynb": {
+        "sql": [
+            "[b] INSERT INTO accounts (id, owner, balance) VALUES (?, ?, ?)",
+            "[main] UPDATE safe_accounts SET balance=?, version=?",
+            "[b] ROLLBACK",
+        ],
+        "values": ["ann", "bob", "120", "130"],
     },
 }
 
