@@ -184,10 +184,10 @@ def test_a_display_does_not_wait_long_for_a_lock_another_session_holds(ws):
         else:
             other.execute(text("UNLOCK TABLES"))
     assert read(ws).error is None
-    if backend == "mysql":  # each pooled connection's own timeout is back (a day)
+    if backend == "mysql":  # each pooled connection's own timeout is back: OrmMagic.lock_timeout
         with ws.engine.connect() as one, ws.engine.connect() as two:
             timeouts = [c.scalar(text("SELECT @@SESSION.lock_wait_timeout")) for c in (one, two)]
-            assert timeouts == [86400, 86400]
+            assert timeouts == [ws.lock_timeout.mysql_seconds] * 2
 
 
 def test_a_users_connection_closed_during_a_display_is_still_rolled_back(ws):
@@ -231,7 +231,7 @@ def test_a_read_through_the_sessions_transaction_waits_briefly_and_leaves_it_usa
     assert [row[0] for row in read(ws).rows] == [1, 2, 3, 60]  # flushed row, same transaction
     if backend == "mysql":  # the session's connection has its own lock timeout back
         timeout = ws.session.execute(text("SELECT @@SESSION.lock_wait_timeout")).scalar()
-        assert timeout == 86400
+        assert timeout == ws.lock_timeout.mysql_seconds
     ws.commit()
     assert committed_ids(ws) == [1, 2, 3, 60]
 

@@ -41,9 +41,11 @@ class Item(Base):
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest) -> str:
-    """In-memory SQLite and PostgreSQL (this module's own: not MariaDB)."""
+    """In-memory SQLite and PostgreSQL (MariaDB only where a test asks for it)."""
     if request.param == "sqlite":
         return "sqlite://"
+    if request.param == "mariadb":
+        return request.getfixturevalue("mariadb_empty_url")
     return request.getfixturevalue("pg_url")
 
 
@@ -301,6 +303,25 @@ def test_a_write_waits_for_the_lock_timeout_then_names_the_holder(two):
     run(two, "%orm_use b\n%orm_commit\n%orm_use main")
     run(two, "%orm_add Item(id=4, name='four')\n%orm_commit")
     assert names(two)[-1] == "four"
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
+def test_on_mariadb_a_row_lock_wait_is_bounded_and_names_the_holder(two):
+    """InnoDB waits 50 s by default; lock_timeout bounds it, in whole seconds there."""
+    run(two, "%orm_add Item(id=2, name='two') --flush")
+    conn = two._orm_magic.workspace.sessions.current.connection
+    assert conn.exec_driver_sql("SELECT @@innodb_lock_wait_timeout").scalar() == 1
+    run(two, "session.get(Item, 1).name = 'uno'\n%orm_flush\n%orm_use main")
+    started = time.perf_counter()
+    message = failure(two, "session.get(Item, 1).name = 'one!'\n%orm_flush")
+    assert 1 <= time.perf_counter() - started < 1 + 2
+    assert "waited 1 s (OrmMagic.lock_timeout, in whole seconds on MySQL)" in message
+    assert "a lock that session 'b' holds" in message
+    assert "commit or roll back session 'b'" in message and "\n" not in message
+    run(two, "%orm_use b\n%orm_commit\n%orm_use main")
+    run(two, "%orm_rollback\n%orm_add Item(id=4, name='four')\n%orm_commit")
+    assert names(two) == ["uno", "two", "four"]
 
 
 @pytest.mark.parametrize("seconds", [0.2, 0.6])

@@ -1,7 +1,8 @@
 """Short lock waits, and lock errors as one line naming the session that holds the lock.
 
 A statement that waits for a lock gives up after ``lock_timeout`` seconds:
-PostgreSQL's ``lock_timeout`` and SQLite's busy timeout, set on each pooled
+PostgreSQL's ``lock_timeout``, SQLite's busy timeout and MySQL's
+``innodb_lock_wait_timeout`` (whole seconds there), set on each pooled
 connection (when it is checked out with a value it does not have yet), so
 that a lesson on locking never hangs the kernel.
 """
@@ -26,6 +27,10 @@ from .named_sessions import NamedSession, SessionBook
 DEFAULT_LOCK_TIMEOUT = 3.0
 #: Where a pooled connection remembers the lock timeout it was given (ms).
 _APPLIED = "orm_magic_lock_timeout"
+#: MySQL's and MariaDB's dialect names, and their error codes for a lock wait
+#: that gave up and a deadlock.
+MYSQL = ("mysql", "mariadb")
+MYSQL_LOCK_WAIT, MYSQL_DEADLOCK = 1205, 1213
 #: PostgreSQL's SQLSTATEs: lock_not_available, deadlock_detected.
 LOCK_NOT_AVAILABLE, DEADLOCK = "55P03", "40P01"
 _PROCESS = re.compile(r"Process (\d+)")
@@ -53,6 +58,8 @@ class LockTimeout:
             raw: Any = fairy.dbapi_connection
             if conn.dialect.name == "sqlite":
                 raw.execute(f"PRAGMA busy_timeout = {self.milliseconds}")
+            elif conn.dialect.name in MYSQL:  # a session variable: no transaction undoes it
+                self._set_mysql(raw)
             elif conn.dialect.name == "postgresql" and not aborted(fairy):
                 # inside the transaction: a rollback undoes it, the next checkout redoes it
                 cursor = raw.cursor()
@@ -60,6 +67,22 @@ class LockTimeout:
                     cursor.execute(f"SET lock_timeout = {self.milliseconds}")
                 finally:
                     cursor.close()
+
+    @property
+    def mysql_seconds(self) -> int:
+        """MySQL counts lock waits in whole seconds, at least one."""
+        return max(1, math.ceil(self.seconds))
+
+    def _set_mysql(self, dbapi_connection: Any) -> None:
+        # row locks (InnoDB) and table/metadata locks (LOCK TABLES, DDL)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(
+                f"SET SESSION innodb_lock_wait_timeout = {self.mysql_seconds}, "
+                f"SESSION lock_wait_timeout = {self.mysql_seconds}"
+            )
+        finally:
+            cursor.close()
 
     def install(self, engine: Engine) -> None:
         """Set the timeout on each connection of ``engine`` as it is checked out."""
@@ -72,6 +95,10 @@ class LockTimeout:
                 return  # one dict read per checkout once set
             if backend == "sqlite":
                 dbapi_connection.execute(f"PRAGMA busy_timeout = {wanted}")
+            elif backend in MYSQL:
+                if in_transaction(dbapi_connection):
+                    return  # someone's transaction: set it at a later checkout
+                self._set_mysql(dbapi_connection)
             elif backend == "postgresql":
                 if in_transaction(dbapi_connection):
                     return  # someone's transaction: set it at a later checkout
@@ -177,7 +204,8 @@ def pg_holders(
 
 
 def sqlite_holders(others: list[NamedSession]) -> list[NamedSession]:
-    """The other sessions in a SQLite write transaction: SQLite locks the whole file."""
+    """The other sessions in a transaction: on SQLite, which locks the whole file,
+    the holders of its write lock; on MySQL, those that may hold the row."""
     found = []
     for named in others:
         conn = named.connection
@@ -209,6 +237,19 @@ def describe_lock_error(
             f"session {current.name!r} to let the other go on; run it again after the other "
             "commits"
         )
+    code = orig.args[0] if engine.dialect.name in MYSQL and orig.args else None
+    if code == MYSQL_DEADLOCK:
+        holders = sqlite_holders(others)
+        return kind + (
+            f"deadlock between {_names([current, *holders])}: the server rolled back the "
+            f"transaction of session {current.name!r} to let the other go on; run it again "
+            "after the other commits"
+        )
+    if code == MYSQL_LOCK_WAIT:
+        holders = sqlite_holders(others)
+        held = f"a lock that {_names(holders)} holds" if holders else "a lock"
+        waited = f"{kind}waited {max(1, math.ceil(seconds))} s (OrmMagic.lock_timeout"
+        return f"{waited}, in whole seconds on MySQL) for {held}; {_what_to_do(holders)}"
     waited = f"{kind}waited {seconds:g} s (OrmMagic.lock_timeout)"
     if sqlstate == LOCK_NOT_AVAILABLE:
         holders = pg_holders(

@@ -33,8 +33,10 @@ from .executions import DISPLAY_OPTION
 from .urls import mask_secrets
 
 _MARKED = {DISPLAY_OPTION: True}
-#: How long a display on a server waits for a lock another session holds.
-LOCK_TIMEOUT_MS = 2000
+#: How long a display on a server waits for a lock another session holds: long
+#: enough for a lock held only for a statement, short enough that a display
+#: does not wait on another session's transaction (MySQL counts whole seconds).
+LOCK_TIMEOUT_MS = 200
 #: SQLAlchemy's names of the MySQL dialects (``mariadb://`` URLs have their own).
 MYSQL = ("mysql", "mariadb")
 
