@@ -241,9 +241,12 @@ def test_a_load_is_what_plain_sqlalchemy_does_with_the_same_rows(shop) -> None:
         expected = session.execute(text("SELECT * FROM products ORDER BY id")).all()
     plain = [(sql, params) for sql, params in plain if sql.startswith("INSERT")]
     inserts = [(sql, params) for sql, params in ours if sql.startswith("INSERT")]
-    assert len(inserts) == 30
+    # one INSERT per row here; SQLAlchemy 2.0.0 batches them into one (insertmanyvalues)
+    assert inserts and len(inserts) == len(plain)
     assert [sql for sql, _ in inserts] == [sql for sql, _ in plain]
-    assert [repr(p) for _, p in inserts] == [repr(p) for _, p in plain]
+    for (_, mine), (_, theirs) in zip(inserts, plain):
+        # the log keeps the first values of a long parameter set (bounded), in order
+        assert repr(tuple(theirs)[: len(mine)]) == repr(tuple(mine))
     with shop.user_ns["engine"].connect() as conn:
         assert conn.exec_driver_sql("SELECT * FROM products ORDER BY id").all() == expected
 

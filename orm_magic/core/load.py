@@ -243,7 +243,10 @@ def _required(column: Column[Any]) -> bool:
     """NOT NULL with nothing to fill it: no default, server default or autoincrement."""
     if _nullable(column) or column.default is not None or column.server_default is not None:
         return False
-    return column is not column.table.autoincrement_column
+    # Table.autoincrement_column is public from SQLAlchemy 2.0.?; 2.0.0 has only the private one
+    table = column.table
+    auto = getattr(table, "autoincrement_column", table._autoincrement_column)
+    return column is not auto
 
 
 # -- converting one column ---------------------------------------------------------------
