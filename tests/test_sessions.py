@@ -9,12 +9,15 @@ process with every thread's stack if a test hangs anyway.
 from __future__ import annotations
 
 import faulthandler
+import functools
 import json
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -365,7 +368,57 @@ class Doc(Base):
 """
 
 
-def test_a_version_conflict_is_one_line_naming_the_object_and_both_versions(ip):
+@functools.cache
+def plain_sqlalchemy_detects_a_stale_row_on_sqlite() -> bool:
+    """Whether plain SQLAlchemy's two sessions on a SQLite file see a version conflict.
+
+    SQLAlchemy 2.0.0 does not (it warns that versioning cannot be verified and
+    overwrites); orm_magic then does what it does, and the tests below skip.
+    """
+    from sqlalchemy import create_engine, update
+    from sqlalchemy.orm import DeclarativeBase, Session
+
+    class PlainBase(DeclarativeBase):
+        pass
+
+    class PlainDoc(PlainBase):
+        __tablename__ = "docs"
+        id = Column(Integer, primary_key=True, autoincrement=False)
+        version = Column(Integer, nullable=False)
+        __mapper_args__ = {"version_id_col": version}
+
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(f"sqlite:///{folder}/plain.db")
+        PlainBase.metadata.create_all(engine)
+        with Session(engine) as setup:
+            setup.add(PlainDoc(id=1))
+            setup.commit()
+        with Session(engine) as mine, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            doc = mine.get(PlainDoc, 1)
+            with engine.begin() as theirs:
+                theirs.execute(update(PlainDoc.__table__).values(version=2))
+            doc.version = 3
+            try:
+                mine.flush()
+            except Exception as exc:  # which one is the question
+                return type(exc).__name__ == "StaleDataError"
+            finally:
+                engine.dispose()
+        return False
+
+
+@pytest.fixture
+def versioned(ip):
+    if ip._orm_magic.workspace.engine.dialect.name == "sqlite" and not (
+        plain_sqlalchemy_detects_a_stale_row_on_sqlite()
+    ):
+        pytest.skip("this SQLAlchemy does not verify versions on SQLite, plain or not")
+    return ip
+
+
+def test_a_version_conflict_is_one_line_naming_the_object_and_both_versions(versioned):
+    ip = versioned
     run(ip, VERSIONED)
     run(ip, "%orm_add Doc(id=1, body='draft')\n%orm_commit")
     run(ip, "%orm_use b\nmine = session.get(Doc, 1)\n%orm_use main")
@@ -382,7 +435,8 @@ def test_a_version_conflict_is_one_line_naming_the_object_and_both_versions(ip):
     assert ip.user_ns["mine"].body == "main was here"  # expired by the rollback, reloaded
 
 
-def test_a_deleted_row_is_named_as_gone(ip):
+def test_a_deleted_row_is_named_as_gone(versioned):
+    ip = versioned
     run(ip, VERSIONED)
     run(ip, "%orm_add Doc(id=1, body='draft')\n%orm_commit")
     run(ip, "%orm_use b\nmine = session.get(Doc, 1)\n%orm_use main")
