@@ -27,7 +27,7 @@ from ..present.report import CellReport
 from ..present.views import InspectionReport
 from . import completion
 from .family import MagicFamily
-from .lines import split_options
+from .lines import split_options, unquoted
 from .reporting import Reported
 
 
@@ -187,9 +187,7 @@ class ExploreMagics(MagicFamily):
         for slides and reports: ``.svg`` for the drawing, ``.mmd`` for Mermaid.
         """
         args = parse_argstring(self.orm_diagram, line)
-        save = args.save
-        if save and len(save) > 1 and save[0] == save[-1] and save[0] in "'\"":
-            save = save[1:-1]  # IPython's arg_split keeps the quotes around a name with blanks
+        save = unquoted(args.save) if args.save else args.save
         suffix = Path(save).suffix.lower() if save else ""
         if args.save and suffix not in (".svg", ".mmd"):
             raise UsageError(f"%orm_diagram: --save {args.save!r}: end the name with .svg or .mmd")

@@ -109,3 +109,13 @@ def split_options(line: str, valued: tuple[str, ...] = ()) -> tuple[list[str], s
     if first >= last:
         return options, ""
     return options, line[words[first][0] : words[last - 1][1]]
+
+
+def unquoted(word: str) -> str:
+    """A word as typed, without the quotes that keep a blank in it (``"order items"``).
+
+    IPython's ``arg_split``, under ``magic_arguments``, keeps them.
+    """
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
+        return word[1:-1]
+    return word

@@ -12,6 +12,7 @@ from IPython.display import display
 from ..core.errors import WorkspaceError
 from ..present.report import CellReport
 from .family import MagicFamily
+from .lines import unquoted
 
 
 @magics_class
@@ -37,10 +38,7 @@ class ProjectMagics(MagicFamily):
         ``{path}`` and ``$path`` expand as in any magic.
         """
         args = parse_argstring(self.orm_export, line)
-        directory = args.directory
-        # magic_arguments keeps the quotes that hold a space in a path: drop them
-        if len(directory) >= 2 and directory[0] == directory[-1] and directory[0] in "'\"":
-            directory = directory[1:-1]
+        directory = unquoted(args.directory)
         from ..core.export import export_project  # Alembic: imported when an export runs
 
         runner = self.orm.runner

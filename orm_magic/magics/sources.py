@@ -18,7 +18,7 @@ from ..core.load import make_instances
 from ..core.model_cells import is_mapped_class
 from ..core.reflect import reflect_source
 from .family import MagicFamily
-from .lines import split_options
+from .lines import split_options, unquoted
 
 #: Loads of fewer rows show no progress bar: they are over before one would help.
 PROGRESS_ROWS = 20_000
@@ -69,13 +69,6 @@ class ProgressBar:
         return {"text/plain": self._text(), "text/html": f'<div class="orm-magic">{bar}</div>'}
 
 
-def _unquoted(name: str) -> str:
-    """A name as typed, without the quotes that keep a space in it (``"order items"``)."""
-    if len(name) >= 2 and name[0] == name[-1] and name[0] in "'\"":
-        return name[1:-1]
-    return name
-
-
 @magics_class
 class SourceMagics(MagicFamily):
     """``%orm_reflect`` and ``%orm_load``."""
@@ -112,8 +105,8 @@ class SourceMagics(MagicFamily):
             for table in mapper.tables:
                 mapped[table.fullname] = cls.__name__
         try:
-            asked = [_unquoted(name) for name in args.tables]
-            schema = None if args.schema is None else _unquoted(args.schema)
+            asked = [unquoted(name) for name in args.tables]
+            schema = None if args.schema is None else unquoted(args.schema)
             found = reflect_source(ws.engine, ws.recorder, asked, schema, mapped)
         except WorkspaceError as exc:
             raise UsageError(f"%orm_reflect: {exc}") from None
