@@ -13,9 +13,10 @@ import importlib.util
 import io
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
-from harness import Result, interleaved, median
+from harness import Result, interleaved, median, quotient
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import display
@@ -142,44 +143,29 @@ class Bench:
 
     # -- cases -------------------------------------------------------------------
     def add_one(self, rounds: int) -> list[Result]:
-        """%orm_add obj --flush, rendered, against the plain cell; every size interleaved."""
-        ns = self.shell.user_ns
-        samples: dict[int, tuple[list[float], list[float]]] = {}
+        """%orm_add obj --flush, rendered, against the plain cell, at every size.
+
+        The sizes are interleaved round by round (10, 10,000, 1,000,000 rows,
+        then again), so that a machine that slows down between rounds slows
+        every size alike, and the size-independence quotient compares rounds
+        that ran side by side.
+        """
+        samples: dict[int, tuple[list[float], list[float]]] = {s: ([], []) for s in self.sizes}
         self.engine.echo = True
-        for size in self.sizes:
-            orm_cls, plain_cls = self.orm_model(size), self.models[size]
-
-            def setup_a(cls: type = orm_cls) -> None:
-                ns["obj"] = self.new_user(cls, 0)
-
-            def setup_b(cls: type = plain_cls) -> None:
-                ns["plain_obj"] = self.new_user(cls, 0)
-                ns["plain_table"] = cls.__table__
-
-            def check_a(size: int = size) -> None:
-                bundles = self.clear()
-                html = "".join(bundle.get("text/html", "") for bundle in bundles)
-                if f"users_{size}" not in html or "INSERT" not in html:
-                    raise RuntimeError(f"%orm_add rendered no HTML report: {bundles!r}"[:300])
-                self.rollback()
-
-            def check_b() -> None:
-                bundles = self.clear()
-                if not any("text/html" in bundle for bundle in bundles):
-                    raise RuntimeError("the plain cell rendered no HTML")
-                if "INSERT INTO" not in self.echoed.getvalue():
-                    raise RuntimeError("the plain engine echoed no SQL")
-                self.rollback()
-
-            samples[size] = interleaved(
-                lambda: self.cell("%orm_add obj --flush"),
-                lambda: self.cell(PLAIN_ADD_CELL),
-                rounds,
-                setup_a,
-                setup_b,
-                check_a,
-                check_b,
-            )
+        warmup = 1
+        for index in range(warmup + rounds):
+            for size in self.sizes:
+                a, b = interleaved(
+                    lambda: self.cell("%orm_add obj --flush"),
+                    lambda: self.cell(PLAIN_ADD_CELL),
+                    1,
+                    *self._add_one_steps(size),
+                    warmup=0,
+                    start=index,
+                )
+                if index >= warmup:
+                    samples[size][0].extend(a)
+                    samples[size][1].extend(b)
         self.engine.echo = False
         results = [
             Result(
@@ -192,19 +178,47 @@ class Bench:
             )
             for size, (a, b) in samples.items()
         ]
-        small, big = min(self.sizes), max(self.sizes)
+        small, big = results[0], results[-1]
         results.append(
-            Result(
-                f"size independence, {big:,} vs {small:,} rows",
-                median(samples[big][0]),
-                median(samples[small][0]),
+            quotient(
+                f"size independence, {max(self.sizes):,} vs {min(self.sizes):,} rows",
+                big,
+                small,
                 1.2,
-                runs=rounds,
-                note="orm_magic at the big table / orm_magic at the small table",
-                samples={"orm_magic": samples[big][0], "baseline": samples[small][0]},
+                "orm_magic's ratio at the big table / its ratio at the small table",
             )
         )
         return results
+
+    def _add_one_steps(self, size: int) -> tuple[Callable[[], None], ...]:
+        """The untimed steps around one add-one round at ``size``: the two
+        setups (a new object) and the two checks (it was shown; roll back)."""
+        ns = self.shell.user_ns
+        orm_cls, plain_cls = self.orm_model(size), self.models[size]
+
+        def setup_a() -> None:
+            ns["obj"] = self.new_user(orm_cls, 0)
+
+        def setup_b() -> None:
+            ns["plain_obj"] = self.new_user(plain_cls, 0)
+            ns["plain_table"] = plain_cls.__table__
+
+        def check_a() -> None:
+            bundles = self.clear()
+            html = "".join(bundle.get("text/html", "") for bundle in bundles)
+            if f"users_{size}" not in html or "INSERT" not in html:
+                raise RuntimeError(f"%orm_add rendered no HTML report: {bundles!r}"[:300])
+            self.rollback()
+
+        def check_b() -> None:
+            bundles = self.clear()
+            if not any("text/html" in bundle for bundle in bundles):
+                raise RuntimeError("the plain cell rendered no HTML")
+            if "INSERT INTO" not in self.echoed.getvalue():
+                raise RuntimeError("the plain engine echoed no SQL")
+            self.rollback()
+
+        return setup_a, setup_b, check_a, check_b
 
     def bulk(self, count: int, rounds: int) -> Result:
         """%orm_add of ``count`` new objects then %orm_flush, against add_all + flush."""

@@ -40,6 +40,8 @@ class Result:
     samples: dict[str, list[float]] = field(default_factory=dict)
     #: the figure of each worker process the rounds came from, in order
     by_process: list[float] = field(default_factory=list)
+    #: for a quotient: the two cases whose ratios it divides (see :func:`quotient`)
+    of: list[str] = field(default_factory=list)
 
     def _pairs(self) -> list[float]:
         a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
@@ -128,6 +130,43 @@ class Result:
         return cls(**{key: value for key, value in data.items() if key in names})
 
 
+def quotient(case: str, top: Result, bottom: Result, target: float, note: str) -> Result:
+    """``top``'s ratio over ``bottom``'s: how much orm_magic's cost, relative to
+    plain SQLAlchemy doing the same work, changes from one case to the other.
+
+    Each ratio is already paired against its own baseline, so what the
+    database itself costs more at a bigger table (and any drift of the
+    machine) cancels out; what is left is orm_magic's own growth.
+    """
+    return Result(
+        case,
+        top.ratio,
+        bottom.ratio,
+        target,
+        unit="ratio",
+        runs=min(top.runs, bottom.runs),
+        note=note,
+        of=[top.case, bottom.case],
+    )
+
+
+def merge_all(parts: dict[str, list[Result]]) -> list[Result]:
+    """Each case's results from several worker processes as one (see :func:`merge`).
+
+    A quotient is worked out again from the two pooled cases it divides, and
+    each process's own quotient is kept as its spread.
+    """
+    merged = {case: merge(results) for case, results in parts.items()}
+    for case, results in parts.items():
+        first = results[0]
+        if first.of:
+            top, bottom = (merged[name] for name in first.of)
+            merged[case] = quotient(case, top, bottom, first.target or 0.0, first.note)
+            if len(results) > 1:
+                merged[case].by_process = [r.figure for r in results if r.figure is not None]
+    return list(merged.values())
+
+
 def merge(parts: list[Result]) -> Result:
     """One Result from the same case measured in several worker processes.
 
@@ -180,6 +219,7 @@ def interleaved(
     after_a: Callable[[], Any] | None = None,
     after_b: Callable[[], Any] | None = None,
     warmup: int = 1,
+    start: int = 0,
 ) -> tuple[list[float], list[float]]:
     """Time ``run_a`` and ``run_b`` alternately, ``rounds`` times each.
 
@@ -188,11 +228,13 @@ def interleaved(
     run untimed around each run; garbage is collected before each and the
     collector is off during it. A run
     that returns a float has timed itself, and that figure is used.
+    ``start`` is the index of the first round in a longer series that the
+    caller interleaves with other cases, round by round (its order flips too).
     """
     times: dict[str, list[float]] = {"a": [], "b": []}
     sides = {"a": (setup_a, run_a, after_a), "b": (setup_b, run_b, after_b)}
     for index in range(warmup + rounds):
-        order = ("a", "b") if index % 2 == 0 else ("b", "a")
+        order = ("a", "b") if (start + index) % 2 == 0 else ("b", "a")
         for side in order:
             setup, run, after = sides[side]
             if setup is not None:

@@ -83,6 +83,8 @@ def fmt(value: float | None, unit: str) -> str:
         return "-"
     if unit == "MB":
         return f"{value:.1f} MB"
+    if unit == "ratio":
+        return f"{value:.3f}x"
     return f"{value * 1000:.2f} ms" if value < 1 else f"{value:.3f} s"
 
 
@@ -149,7 +151,7 @@ def workers(plan_name: str, clock: str) -> list[Result]:
         for data in json.loads(done.stdout.strip().splitlines()[-1]):
             result = Result.from_json(data)
             parts.setdefault(result.case, []).append(result)
-    return [harness.merge(results) for results in parts.values()]
+    return harness.merge_all(parts)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,3 +43,9 @@ def test_quick_benchmark_prints_every_case(tmp_path: Path) -> None:
     assert len(figures) == len(CASES)
     measured = [case for case in figures if case["kind"] != "info"]
     assert all(case["orm_magic"] > 0 and case["baseline"] > 0 for case in measured)
+    by_name = {case["case"]: case for case in figures}
+    independence = next(c for c in figures if c["case"].startswith("size independence"))
+    big, small = (by_name[name] for name in independence["of"])
+    # the quotient divides the pooled ratios of the two add-one cases it names
+    assert independence["figure"] == big["ratio"] / small["ratio"]
+    assert big["case"].endswith("10,000 rows") and small["case"].endswith(" 10 rows")
