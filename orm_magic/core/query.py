@@ -26,6 +26,7 @@ from sqlalchemy.sql.selectable import CompoundSelect
 
 from ..data.tables import NOT_LOADED, Frame
 from .executions import DISPLAY_OPTION
+from .reading import read_aside
 from .state_views import is_mapped_instance, value_text
 
 
@@ -98,18 +99,11 @@ def too_many_rows(session: Session, query: Any, maxitems: int) -> bool:
         session._autoflush()  # what session.execute(query) does first
     conn = session.connection()
     counted = select(func.count()).select_from(statement.order_by(None).subquery())
-    hidden = {DISPLAY_OPTION: True}
-    savepoint = conn.dialect.name != "sqlite"
-    if savepoint:
-        conn.exec_driver_sql("SAVEPOINT orm_magic_count", execution_options=hidden)
-    try:
-        total = conn.execute(counted, execution_options=hidden).scalar_one()
-    except SQLAlchemyError:
-        total = 0
-        if savepoint:
-            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT orm_magic_count", execution_options=hidden)
-    if savepoint:
-        conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_count", execution_options=hidden)
+    with read_aside(conn, "orm_magic_count"):
+        try:
+            total = conn.execute(counted, execution_options={DISPLAY_OPTION: True}).scalar_one()
+        except SQLAlchemyError:
+            total = 0  # the query then runs as written, with its own error
     return total > maxitems
 
 

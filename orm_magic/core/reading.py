@@ -66,26 +66,15 @@ def display_connection(
     """A connection to read through that changes no one's transaction."""
     conn = session_connection
     if conn is not None and usable(conn):
-        if conn.dialect.name == "sqlite":
-            yield conn  # a failed SELECT leaves a SQLite transaction as it was
-            return
-        # On a server a failed read aborts the whole transaction: read inside
-        # a savepoint of our own, waiting for nobody's lock for long, and
-        # always roll back to it (a read has nothing to keep; that also undoes
-        # the SET LOCAL), then release it: the transaction is as it was.
-        conn.exec_driver_sql("SAVEPOINT orm_magic_display", execution_options=_MARKED)
-        try:
+        # waiting for nobody's lock for long (rolling back to the savepoint
+        # also undoes the SET LOCAL)
+        with read_aside(conn, "orm_magic_display"):
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(
                     f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}", execution_options=_MARKED
                 )
             with short_mysql_lock_wait(conn):
                 yield conn
-        finally:
-            conn.exec_driver_sql(
-                "ROLLBACK TO SAVEPOINT orm_magic_display", execution_options=_MARKED
-            )
-            conn.exec_driver_sql("RELEASE SAVEPOINT orm_magic_display", execution_options=_MARKED)
         return
     with engine.connect() as own:
         recorder.admit_guest(own)
@@ -96,6 +85,27 @@ def display_connection(
             own.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
         with short_mysql_lock_wait(own):
             yield own
+
+
+@contextmanager
+def read_aside(conn: Connection, name: str) -> Iterator[None]:
+    """Reads inside someone's open transaction that leave it as it was.
+
+    On a server a failed statement aborts the whole transaction, so the reads
+    run inside a savepoint of our own that is always rolled back to (a read
+    has nothing to keep) and released. A failed SELECT leaves a SQLite
+    transaction as it was: there, nothing is added. The savepoint's
+    statements carry :data:`DISPLAY_OPTION`, so they are never logged.
+    """
+    if conn.dialect.name == "sqlite":
+        yield
+        return
+    conn.exec_driver_sql(f"SAVEPOINT {name}", execution_options=_MARKED)
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}", execution_options=_MARKED)
+        conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}", execution_options=_MARKED)
 
 
 @contextmanager
