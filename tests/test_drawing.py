@@ -397,6 +397,7 @@ def test_orm_diagram_save_into_a_missing_folder_is_one_usage_error(lib, tmp_path
     error = out.result.error_in_exec
     assert isinstance(error, UsageError) and "\n" not in str(error)
     assert str(error).startswith("%orm_diagram: cannot write")
+    assert out.outputs == []  # no diagram above the error
 
 
 def test_a_foreign_key_to_a_table_not_defined_yet_draws_no_connector() -> None:

@@ -200,10 +200,11 @@ class ExploreMagics(MagicFamily):
             raise UsageError(f"%orm_diagram: unknown model {unknown[0]!r}; known models: {known}")
         chosen = [models[name] for name in args.models] if args.models else list(models.values())
         diagram = er_diagram(chosen, self.orm.workspace.engine.dialect)
-        display(diagram)
-        if save:
+        if save:  # before the display: a cell that fails shows only its error
             try:
                 Path(save).expanduser().write_text(diagram.text_for(suffix), encoding="utf-8")
             except OSError as exc:
                 raise UsageError(f"%orm_diagram: cannot write {save!r}: {exc}") from None
+        display(diagram)
+        if save:
             print(f"saved the diagram to {save}")
