@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from sqlalchemy import (
     Boolean,
@@ -162,6 +163,26 @@ BAD_ROWS = [
         "row 0, column 'name': no value, and products.name is NOT NULL without a default;"
         " give every row a value",
     ),
+    (  # the text 'NaN' is not the float NaN (a missing value): NUMERIC would keep it
+        "[{'name': 'tea', 'price': '1.5'}, {'name': 'pot', 'price': 'NaN'}]",
+        "row 1, column 'price': 'NaN' is not a finite number (products.price is"
+        " NUMERIC(10, 2)); give None for no value",
+    ),
+    (
+        "[{'name': 'tea', 'price': '-Infinity'}]",
+        "row 0, column 'price': '-Infinity' is not a finite number (products.price is"
+        " NUMERIC(10, 2)); give None for no value",
+    ),
+    (  # a time of day would be lost in a DATE
+        "[{'name': 'tea', 'added': np.datetime64('2026-11-30T10:00')}]",
+        f"row 0, column 'added': {np.datetime64('2026-11-30T10:00')!r} is not a date"
+        " (products.added is DATE)",
+    ),
+    (  # nanoseconds would be lost in a Python datetime
+        "[{'name': 'tea', 'made': np.datetime64('2026-11-30T10:00:00.000000001')}]",
+        f"row 0, column 'made': {np.datetime64('2026-11-30T10:00:00.000000001')!r} is not"
+        " a date and time without a time zone (products.made is DATETIME)",
+    ),
     (
         "42",
         "the source is a 'int' object; give a DataFrame, a list of dicts or the path of a"
@@ -173,7 +194,7 @@ BAD_ROWS = [
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_bad_row_is_one_line_and_nothing_is_added(shop) -> None:
     """Each source of BAD_ROWS: one line naming the row and column; the session is unchanged."""
-    run(shop, "%orm_add Product(name='kept')")
+    run(shop, "import numpy as np\n%orm_add Product(name='kept')")
     for source, message in BAD_ROWS:
         assert error_of(shop, f"%orm_load Product {source} --flush") == f"%orm_load: {message}"
         assert [p.name for p in shop.user_ns["session"].new] == ["kept"], source
@@ -199,6 +220,60 @@ def test_numpy_and_pandas_values_and_missing_values(shop) -> None:
     assert type(new[0].name) is str and type(new[0].sealed) is bool
     run(shop, "%orm_commit")
     assert [stock for _, _, _, stock in rows(shop)] == [3, 0, 2]  # pot: the server default
+
+
+def test_numpy_datetime64_values_of_whole_dates_fill_a_date_column(shop) -> None:
+    """As a DataFrame's datetime64 column gives them, or NumPy's own values in a list."""
+    run(shop, "import numpy as np")
+    run(shop, "%orm_load Product [{'name': 'tea', 'added': np.datetime64('2026-11-30')},"
+              " {'name': 'pot', 'added': np.datetime64('2026-12-01T00:00:00.000000000'),"
+              " 'made': np.datetime64('2026-12-01T10:30:00.250')}, {'name': 'cup', 'added':"
+              " pd.Timestamp('2026-12-02'), 'made': np.datetime64('NaT')}]")  # fmt: skip
+    run(shop, "frame = pd.DataFrame({'name': ['mug'], 'added': pd.to_datetime(['2026-12-03'])})")
+    assert str(shop.user_ns["frame"]["added"].dtype).startswith("datetime64[")
+    run(shop, "%orm_load Product frame")
+    new = sorted(shop.user_ns["session"].new, key=lambda p: p.added)
+    assert [(p.name, p.added, p.made) for p in new] == [
+        ("tea", dt.date(2026, 11, 30), None),
+        ("pot", dt.date(2026, 12, 1), dt.datetime(2026, 12, 1, 10, 30, 0, 250_000)),
+        ("cup", dt.date(2026, 12, 2), None),
+        ("mug", dt.date(2026, 12, 3), None),
+    ]
+    assert {type(p.added) for p in new} == {dt.date}
+    assert type(new[1].made) is dt.datetime
+    run(shop, "%orm_commit")
+    assert [added for _, _, added, _ in rows(shop)] == [
+        "2026-11-30",
+        "2026-12-01",
+        "2026-12-02",
+        "2026-12-03",
+    ]
+
+
+CHECKED = """%%model
+class Checked(Base):
+    __tablename__ = 'checked'
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(20))
+
+    @validates('name')
+    def _no_bad(self, key, value):
+        if value == 'bad':
+            raise ValueError('no bad names')
+        return value
+"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_failing_constructor_names_its_own_row_and_nothing_is_added(shop) -> None:
+    run(shop, "from sqlalchemy.orm import validates")
+    run(shop, CHECKED)
+    for names, row in [(["a", "b", "c", "bad", "d"], 3), (["bad"], 0)]:
+        shop.user_ns["names"] = names
+        assert error_of(shop, "%orm_load Checked [{'name': n} for n in names]") == (
+            f"%orm_load: row {row}: Checked(...) raised ValueError: no bad names"
+        )
+        assert not shop.user_ns["session"].new
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -334,6 +409,40 @@ def test_a_long_load_shows_one_bar_redrawn_in_place_in_a_kernel() -> None:
         short = kernel_outputs(client, "%orm_load Item big.head(100)")
         assert not [m for m in short if m["msg_type"] == "update_display_data"]
         assert not [m for m in short if m["content"].get("transient")]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_a_load_stopped_by_a_constructor_says_so_on_its_bar_in_a_kernel() -> None:
+    """The bar of a load that fails after some chunks shows it stopped, not its last count."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", env={"ORM_MAGIC_URL": "sqlite://"})
+    try:
+        kernel_outputs(client, KERNEL_CELLS[0])
+        kernel_outputs(client, "from sqlalchemy.orm import validates")
+        kernel_outputs(client, CHECKED)
+        kernel_outputs(
+            client,
+            "import pandas as pd\nnames = [f'n{i}' for i in range(30_000)]\n"
+            "names[25_001] = 'bad'\nbig = pd.DataFrame({'name': names})",
+        )
+        messages: list[dict] = []
+        reply = client.execute_interactive(
+            "%orm_load Checked big", output_hook=messages.append, timeout=60
+        )
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["evalue"] == (
+            "%orm_load: row 25001: Checked(...) raised ValueError: no bad names"
+        )
+        updates = [m["content"] for m in messages if m["msg_type"] == "update_display_data"]
+        assert updates[-1]["data"]["text/plain"] == (
+            "%orm_load Checked: 25,000 of 30,000 rows made · stopped: nothing added"
+        )
+        assert "stopped: nothing added" in updates[-1]["data"]["text/html"]
+        count = kernel_outputs(client, "print(len(session.new))")
+        assert [m["content"]["text"] for m in count if m["msg_type"] == "stream"] == ["0\n"]
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)

@@ -37,6 +37,10 @@ def _to_float(value: Any) -> float:
     return float(value)
 
 
+class NotFitting(ValueError):
+    """A value of the right kind that its column still cannot keep; ``str()`` says why."""
+
+
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise TypeError(value)
@@ -44,9 +48,14 @@ def _to_decimal(value: Any) -> Decimal:
         return Decimal(repr(float(value)))  # 9.99 read from a CSV is Decimal('9.99')
     if isinstance(value, str):
         try:
-            return Decimal(value.strip())
+            number = Decimal(value.strip())
         except InvalidOperation:
             raise ValueError(value) from None
+        # the text 'NaN' is no missing value (the float NaN is), and NUMERIC keeps
+        # neither NaN nor infinity on SQLite, MySQL or MariaDB
+        if not number.is_finite():
+            raise NotFitting("is not a finite number")
+        return number
     raise TypeError(value)
 
 
@@ -71,9 +80,24 @@ def _to_bool(value: Any) -> bool:
     raise TypeError(value)
 
 
+def _from_numpy(value: Any) -> Any:
+    """A NumPy ``datetime64`` as a Python datetime; any other value as it is.
+
+    Refused (ValueError) when the microseconds a datetime keeps would lose
+    some of its nanoseconds. NumPy is not imported: only its values are read.
+    """
+    if getattr(getattr(value, "dtype", None), "kind", None) != "M":
+        return value
+    exact = value.astype("datetime64[us]")
+    if exact != value:
+        raise ValueError(value)
+    return exact.item()  # a datetime.datetime (None for NaT, which is NULL before this)
+
+
 def _to_date(value: Any) -> dt.date:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value.strip())
+    value = _from_numpy(value)  # a datetime64 of a whole date, as a DataFrame column has it
     if isinstance(value, dt.datetime):
         if value.time() != dt.time() or value.tzinfo is not None:
             raise ValueError(value)  # a time of day would be lost in a DATE
@@ -84,6 +108,9 @@ def _to_date(value: Any) -> dt.date:
 def _to_datetime(value: Any) -> dt.datetime:
     if isinstance(value, str):
         return dt.datetime.fromisoformat(value.strip())
+    value = _from_numpy(value)
+    if isinstance(value, dt.datetime):
+        return value
     to_pydatetime = getattr(value, "to_pydatetime", None)  # a pandas Timestamp
     if to_pydatetime is not None:
         result: dt.datetime = to_pydatetime()

@@ -24,7 +24,14 @@ from sqlalchemy import Column, inspect
 from sqlalchemy.orm import ColumnProperty, Mapper
 
 from ..data.text import shorten
-from .coercion import CONVERTERS, converter_for, is_null, oversize_check, type_name
+from .coercion import (
+    CONVERTERS,
+    NotFitting,
+    converter_for,
+    is_null,
+    oversize_check,
+    type_name,
+)
 from .errors import WorkspaceError
 
 #: Rows made between two progress calls.
@@ -190,18 +197,22 @@ def _construct(
     """``model(**row)`` for each row, in chunks, reporting progress between them."""
     instances: list[Any] = []
     tuples = list(zip(*rows.columns, strict=True)) if rows.columns else [()] * rows.count
+    made = instances.append
     for start in range(0, rows.count, CHUNK):
         chunk = tuples[start : start + CHUNK]
         try:
+            # one append per row, not a list built per chunk: a constructor that
+            # raises leaves len(instances) at its own row, which the error names
             if omit:
                 for row in chunk:
                     kwargs = dict(zip(keys, row, strict=True))
                     for position in omit:
                         if row[position] is None:
                             del kwargs[keys[position]]
-                    instances.append(model(**kwargs))
+                    made(model(**kwargs))
             else:
-                instances.extend([model(**dict(zip(keys, row, strict=True))) for row in chunk])
+                for row in chunk:
+                    made(model(**dict(zip(keys, row, strict=True))))
         except Exception as exc:
             failed = len(instances)
             raise LoadError(
@@ -276,17 +287,21 @@ def _convert(target: _Target, values: list[Any], rows: Rows) -> list[Any]:
 def _not_fitting(target: _Target, values: list[Any], rows: Rows) -> str:
     """The error for the first value of ``values`` that does not convert."""
     convert, position, value = target.convert, 0, None
+    reason, hint = f"is not {target.what}", ""
     for position, value in enumerate(values):  # noqa: B007 (read after the loop)
         if value.__class__ in target.passthrough or convert is None:
             continue
         try:
             convert(value)
+        except NotFitting as exc:  # the right kind of value, but one the column cannot keep
+            reason, hint = str(exc), "; give None for no value"
+            break
         except (ValueError, TypeError, ArithmeticError):
             break
     column = target.column
     return (
-        f"{rows.label(position)}, column {target.key!r}: {shorten(repr(value), 60)} is not"
-        f" {target.what} ({column.table.fullname}.{column.name} is {type_name(column)})"
+        f"{rows.label(position)}, column {target.key!r}: {shorten(repr(value), 60)} {reason}"
+        f" ({column.table.fullname}.{column.name} is {type_name(column)}){hint}"
     )
 
 

@@ -23,7 +23,8 @@ _UNRENDERABLE = re.compile(r"can't render element of type (?P<type>\w+)")
 _QUOTED = re.compile(r"'([^']*)'")
 
 #: MySQL's error numbers for the traps, and what to change for each. (MariaDB
-#: allows more than MySQL: a ``Text`` in a unique constraint, or with a default.)
+#: allows more than MySQL: a ``Text`` or a long ``String`` in a unique
+#: constraint (a hash key), a ``Text`` with a default, a long index (a prefix).)
 _BY_CODE = {
     # BLOB/TEXT column 'x' used in key specification without a key length
     1170: "a column in a primary key (on MySQL, in any key or index) cannot be `Text`: "
@@ -34,7 +35,24 @@ _BY_CODE = {
     # Can't create table ... (errno: 150 "Foreign key constraint is incorrectly formed")
     1005: "a foreign key on MySQL needs the same type as the column it references "
     "(`Integer` to `Integer`, the same `String` length)",
+    # Specified key was too long; max key length is 3072 bytes
+    1071: "a key is at most 3072 bytes and utf8mb4 takes 4 a character, so a `String` in a "
+    "primary key (on MySQL, in any unique constraint or index) is at most `String(768)`: "
+    "shorten it, or key on an `Integer` id",
+    # Invalid default value for 'x': a server_default string is a quoted value
+    1067: "a `server_default` string is a value of the column's type, not SQL: for the "
+    "current time write `server_default=func.now()`, for a number `server_default='0'`",
+    # BLOB, TEXT, GEOMETRY or JSON column 'x' can't have a default value (MySQL only)
+    1101: "MySQL allows no `server_default` on a `Text`, `LargeBinary` or `JSON` column: "
+    "use `default=` (set by SQLAlchemy) or a `String(255)`",
+    # Column length too big for column 'x' (max = 16383); use BLOB or TEXT instead
+    1074: "a `String` is at most 16383 characters under utf8mb4: use `Text` for longer text",
+    # Row size too large ... You have to change some columns to TEXT or BLOBs
+    1118: "a row is at most 65535 bytes and each `String` counts in full (4 bytes a "
+    "character under utf8mb4): make the long `String` columns `Text`",
 }
+#: The traps whose message quotes the column first.
+_NAMES_COLUMN = {1170, 1067, 1101, 1074}
 #: MySQL's longest name.
 MAX_NAME = 64
 #: Error 1005 is any failed CREATE TABLE; only errno 150 is the foreign key trap.
@@ -77,7 +95,7 @@ def what_to_change(exc: BaseException) -> str | None:
         code = 1059  # a table name refused for its length
     if code not in _BY_CODE or (code == 1005 and _FOREIGN_KEY_ERRNO not in message):
         return None
-    named = named if code == 1170 else None
+    named = named if code in _NAMES_COLUMN else None
     column = f" (column '{named.group(1)}')" if named else ""
     return f"{_BY_CODE[code]}{column}"
 

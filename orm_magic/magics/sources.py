@@ -171,6 +171,8 @@ class SourceMagics(MagicFamily):
                     model, source, self.orm.maxitems, progress if long_load else None
                 )
             except WorkspaceError as exc:
+                if bar is not None:  # else it would stay at its last count, as if still going
+                    bar.finish("stopped: nothing added")
                 raise UsageError(f"%orm_load: {exc}") from None
             self.workspace.add(instances)
             if args.flush:
