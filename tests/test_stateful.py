@@ -13,7 +13,7 @@ Every step is replayed on a plain engine with plain SQLAlchemy
 (tests/replay.py), on a database of its own of the same kind. After every
 step both must agree: the step raised the same error (or none), the
 committed rows are equal, and both sessions are in the same transaction
-state. It runs on in-memory SQLite, file SQLite and PostgreSQL.
+state. It runs on in-memory SQLite, file SQLite, PostgreSQL and MariaDB.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,6 +39,8 @@ from hypothesis.stateful import (
 )
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine
+from sqlalchemy.engine import Engine
 
 from .replay import (
     MODEL,
@@ -73,6 +77,8 @@ class NotebookMachine(RuleBasedStateMachine):
     """
 
     databases: Databases
+    #: The ``%%model`` cell; MySQL and MariaDB need a length on the string.
+    model: str = MODEL
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,7 +89,7 @@ class NotebookMachine(RuleBasedStateMachine):
         os.environ["ORM_MAGIC_URL"] = self.url  # the test's monkeypatch restores it
         self.shell.run_line_magic("load_ext", "orm_magic")
         self.story: list[str] = []
-        for setup in (f"%%model\n{MODEL}", SETUP):
+        for setup in (f"%%model\n{self.model}", SETUP):
             failed = self.run_cell(setup)
             if failed:  # Hypothesis tears down only a machine that was made
                 self.teardown()
@@ -162,7 +168,7 @@ class NotebookMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.plain.other.new and not self.plain.other.identity_map)
     @rule()
     def rerun_model(self) -> None:
-        self.step(f"%%model\n{MODEL}", "magics.model(engine)")
+        self.step(f"%%model\n{self.model}", "magics.model(engine)")
 
     # -- the second actor: the user's own sessions and connections --------------------------------
     @rule(data=st.data(), name=NAMES)
@@ -227,6 +233,75 @@ class NotebookMachine(RuleBasedStateMachine):
         )
 
 
+class MariaDBDatabases(Databases):
+    """Two databases on the MariaDB test server, emptied before each example.
+
+    Both URLs set ``innodb_lock_wait_timeout=0`` (PyMySQL's ``init_command``),
+    so both sides have it: a write that meets a row lock another open
+    transaction holds fails at once (error 1205) instead of waiting 50 s in
+    this one thread, and that outcome must match like any other error.
+    The replay's table is made with ``String(50)``, as the workspace's model
+    has it (replay.User's bare ``Mapped[str]`` is a VARCHAR without a length,
+    which MariaDB refuses); its ``create_all`` then finds the table and sends no DDL.
+    """
+
+    kind = "mariadb"
+    OPTIONS = "&init_command=" + quote("SET SESSION innodb_lock_wait_timeout=0")
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.names = (server.create_database(), server.create_database())
+        self.readers: dict[str, Any] = {}
+
+    def fresh(self) -> tuple[str, str]:
+        import pymysql
+
+        from .mariadb import PASSWORD, USER
+
+        self.close()
+        urls = []
+        for name in self.names:
+            self.server.empty_database(name)
+            url = self.server.url(name) + self.OPTIONS
+            self.readers[url] = pymysql.connect(
+                host="127.0.0.1",
+                port=self.server.port,
+                user=USER,
+                password=PASSWORD,
+                database=name,
+                autocommit=True,
+            )
+            urls.append(url)
+        return urls[0], urls[1]
+
+    def plain_engine(self, url: str) -> Engine:
+        engine = create_engine(url)
+        users = Table(
+            "users",
+            MetaData(),
+            Column("id", Integer, primary_key=True, autoincrement=False),
+            Column("name", String(50), nullable=False),
+        )
+        users.create(engine)
+        return engine
+
+    def committed(self, engine: Engine, url: str) -> list[tuple[Any, ...]]:
+        # autocommit: each SELECT is its own transaction and sees committed rows only
+        with self.readers[url].cursor() as cursor:
+            cursor.execute("SELECT id, name FROM users ORDER BY id")
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        for reader in self.readers.values():
+            reader.close()
+        self.readers.clear()
+
+    def drop(self) -> None:
+        self.close()
+        for name in self.names:
+            self.server.drop_database(name)
+
+
 @contextmanager
 def quick_shell(shell: InteractiveShell) -> Iterator[None]:
     """The shell, empty, made cheaper to run hundreds of cells in; restored afterwards.
@@ -261,10 +336,20 @@ SETTINGS = settings(
 )
 
 
+#: MariaDB's examples cost ~4x SQLite's (DDL on every example): a smaller budget.
+MARIADB_SETTINGS = settings(SETTINGS, max_examples=10)
+
+
 # duplicate keys are generated on purpose: SQLAlchemy warns of each conflict
 @pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
 @pytest.mark.parametrize(
-    "kind", ["memory", "file", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    "kind",
+    [
+        "memory",
+        "file",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
 )
 def test_two_actors_leave_the_rows_plain_sqlalchemy_leaves(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -275,15 +360,25 @@ def test_two_actors_leave_the_rows_plain_sqlalchemy_leaves(
         databases = MemoryDatabases()
     elif kind == "file":
         databases = FileDatabases(tmp_path)
+    elif kind == "mariadb":
+        databases = MariaDBDatabases(request.getfixturevalue("mariadb_server"))
     else:
         databases = PostgresDatabases(request.getfixturevalue("pg_server"))
+    attributes: dict[str, Any] = {"databases": databases}
+    if kind == "mariadb":
+        attributes["model"] = MODEL.replace(
+            "name: Mapped[str]", "name: Mapped[str] = mapped_column(String(50))"
+        )
+        assert attributes["model"] != MODEL
     try:
         # a class of its own per kind: Hypothesis keeps each one's failures apart
-        machine = type(f"NotebookOn{kind.title()}", (NotebookMachine,), {"databases": databases})
+        machine = type(f"NotebookOn{kind.title()}", (NotebookMachine,), attributes)
         with quick_shell(InteractiveShell.instance()):
-            run_state_machine_as_test(machine, settings=SETTINGS)
+            run_state_machine_as_test(
+                machine, settings=MARIADB_SETTINGS if kind == "mariadb" else SETTINGS
+            )
     finally:
-        if isinstance(databases, PostgresDatabases):
+        if isinstance(databases, PostgresDatabases | MariaDBDatabases):
             databases.drop()
         else:
             databases.close()
