@@ -269,13 +269,14 @@ def table_rows(url: str, engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     fresh = create_engine(url)
     try:
         with fresh.connect() as conn:
-            names = inspect(conn).get_table_names()
+            # quoted as the dialect quotes: MySQL reads "name" as a string
+            quote = conn.dialect.identifier_preparer.quote
             return {
                 name: sorted(
-                    (tuple(row) for row in conn.exec_driver_sql(f'SELECT * FROM "{name}"')),
+                    (tuple(row) for row in conn.exec_driver_sql(f"SELECT * FROM {quote(name)}")),
                     key=repr,
                 )
-                for name in names
+                for name in inspect(conn).get_table_names()
             }
     finally:
         fresh.dispose()

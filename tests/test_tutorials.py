@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 
-from . import differential, mariadb, pg
+from . import mariadb, pg
 from .differential import Run, Step, assert_same_run, run_plain, run_shell
 from .tutorial_steps import IMPORTS, PAGES
 
@@ -65,34 +64,11 @@ def urls(request: pytest.FixtureRequest, tmp_path) -> tuple[str, str]:
     return request.getfixturevalue("pg_url"), server.url(plain)
 
 
-def quoted_table_rows(url: str, engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """differential.table_rows, with each table's name quoted as its dialect quotes it.
-
-    That one quotes with ``"``, which MySQL and MariaDB read as a string
-    (ANSI_QUOTES is off by default): a syntax error there.
-    """
-    fresh = create_engine(url)
-    try:
-        with fresh.connect() as conn:
-            quote = conn.dialect.identifier_preparer.quote
-            return {
-                name: sorted(
-                    (tuple(row) for row in conn.exec_driver_sql(f"SELECT * FROM {quote(name)}")),
-                    key=repr,
-                )
-                for name in inspect(conn).get_table_names()
-            }
-    finally:
-        fresh.dispose()
-
-
 @pytest.fixture
 def ws(
     shell: InteractiveShell, urls: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[InteractiveShell]:
     """The shell with orm_magic loaded on the workspace's URL, as the ``ip`` fixture does."""
-    if urls[0].startswith("mysql"):
-        monkeypatch.setattr(differential, "table_rows", quoted_table_rows)
     monkeypatch.setenv("ORM_MAGIC_URL", urls[0])
     shell.reset(new_session=False)
     shell.run_line_magic("load_ext", "orm_magic")
