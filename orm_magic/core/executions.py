@@ -40,13 +40,28 @@ def bounded(parameters: Any, executemany: bool) -> tuple[Any, int]:
     return parameters, 0
 
 
-_DML = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([\w.\"`\[\]]+)", re.I)
+#: One part of a name: "quoted" (a doubled quote inside), `quoted`, [quoted] or bare.
+_PART = r'(?:"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|[\w$]+)'
+_DML = re.compile(
+    rf"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+({_PART}(?:\s*\.\s*{_PART})*)", re.I
+)
+
+
+def _unquoted(part: str) -> str:
+    if part[:1] == '"':
+        return part[1:-1].replace('""', '"')
+    if part[:1] == "`":
+        return part[1:-1].replace("``", "`")
+    return part[1:-1] if part[:1] == "[" else part
 
 
 def dml_table_of(sql: str | None) -> str | None:
-    """The target table named by an INSERT/UPDATE/DELETE statement's text."""
+    """The target table named by an INSERT/UPDATE/DELETE statement's text,
+    unquoted and whole (``"order lines"``, `` `shop`.`orders` ``)."""
     match = _DML.match(sql or "")
-    return match.group(1).strip('"`[]') if match else None
+    if not match:
+        return None
+    return ".".join(_unquoted(part) for part in re.findall(_PART, match.group(1)))
 
 
 def _dml_table(compiled: Any) -> str | None:

@@ -1,0 +1,1 @@
+"""Tests of orm_magic.present, one file per module, on plain data (no IPython shell)."""
