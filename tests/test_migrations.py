@@ -1,6 +1,7 @@
 """Re-run %%model cells migrate through Alembic: every model against the live database.
 
-Each `ip` test runs on in-memory SQLite and on PostgreSQL (conftest's db_url).
+Each `ip` test runs on in-memory SQLite, PostgreSQL and MariaDB (conftest's db_url).
+Strings have a length everywhere: MariaDB refuses a VARCHAR without one.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ USER = """%%model
 class User(Base):
     __tablename__ = 'users'
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str]
-    nickname: Mapped[str | None]
+    name: Mapped[str] = mapped_column(String(50))
+    nickname: Mapped[str | None] = mapped_column(String(50))
     age: Mapped[int | None]
 """
 # adds email, drops nickname, retypes age
@@ -33,17 +34,11 @@ EDITED = """%%model --yes
 class User(Base):
     __tablename__ = 'users'
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str]
-    email: Mapped[str | None]
-    age: Mapped[str | None]
+    name: Mapped[str] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(String(50))
+    age: Mapped[str | None] = mapped_column(String(50))
 """
-WITH_EMAIL = USER + "    email: Mapped[str | None]\n"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """In-memory SQLite and PostgreSQL, the databases the issue names."""
-    return "sqlite://" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+WITH_EMAIL = USER + "    email: Mapped[str | None] = mapped_column(String(50))\n"
 
 
 def rows(ip, sql):
@@ -70,9 +65,9 @@ def users(ip):
 def test_an_added_column_is_alembics_migration_and_keeps_the_rows(users):
     out = run(users, WITH_EMAIL)
     assert "add_column(" in out.text
-    assert "sa.Column('email', sa.String(), nullable=True))" in out.text
+    assert "sa.Column('email', sa.String(length=50), nullable=True))" in out.text
     assert "table users changed: 1 row kept" in out.text
-    assert "ALTER TABLE users ADD COLUMN email VARCHAR" in log_sql(users)
+    assert "ALTER TABLE users ADD COLUMN email VARCHAR(50)" in log_sql(users)
     assert rows(users, "SELECT id, name, email FROM users") == [(1, "ed", None)]
     assert differences(users) == []
 
@@ -81,7 +76,7 @@ def test_the_sql_shown_is_what_plain_alembic_emits(users):
     old, new = sqlalchemy.MetaData(), sqlalchemy.MetaData()
     users.user_ns["User"].__table__.to_metadata(old)
     table = users.user_ns["User"].__table__.to_metadata(new)
-    table.append_column(sqlalchemy.Column("email", sqlalchemy.String))
+    table.append_column(sqlalchemy.Column("email", sqlalchemy.String(50)))
     before = len(log_sql(users))
     run(users, WITH_EMAIL)
     ours = [s for s in log_sql(users)[before:] if s.startswith(("ALTER", "CREATE", "DROP"))]
@@ -98,14 +93,15 @@ def test_the_sql_shown_is_what_plain_alembic_emits(users):
         migrate.apply(Operations(context), upgrade, batch=False)
     plain.dispose()
     ddl = [s.strip() for s in emitted if s.lstrip().startswith(("ALTER", "CREATE", "DROP"))]
-    assert ours == ddl == ["ALTER TABLE users ADD COLUMN email VARCHAR"]
+    assert ours == ddl == ["ALTER TABLE users ADD COLUMN email VARCHAR(50)"]
 
 
 def test_views_foreign_keys_and_rows_the_models_do_not_own_survive(users):
     with users.user_ns["engine"].begin() as conn:
         conn.exec_driver_sql("CREATE VIEW named AS SELECT id, name FROM users")
         conn.exec_driver_sql(
-            "CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id))"
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER,"
+            " FOREIGN KEY (user_id) REFERENCES users (id))"
         )
         conn.exec_driver_sql("INSERT INTO notes VALUES (7, 1)")
     out = run(users, EDITED)
@@ -127,7 +123,7 @@ def test_an_index_made_by_hand_on_a_models_table_stays(users):
     assert [ix["name"] for ix in indexes] == ["by_hand"]
 
 
-@only_on("postgresql")
+@only_on("postgresql", "mariadb")
 def test_dropping_a_column_holding_rows_on_a_server_needs_yes(users):
     with pytest.raises(UsageError) as caught:
         users.run_cell_magic("model", "", EDITED.split("\n", 1)[1])
@@ -175,10 +171,13 @@ def test_in_memory_a_drop_is_applied_and_named(users):
     assert "dropped column users.nickname (the table held 1 row)" in out.text
 
 
-@only_on("postgresql")
+@only_on("postgresql", "mariadb")
 def test_a_failing_migration_changes_nothing(users):
     run(users, "%orm_add User(name='x', nickname='not a number')\n%orm_commit")
-    retyped = USER.replace("nickname: Mapped[str | None]", "nickname: Mapped[int | None]")
+    retyped = USER.replace(
+        "nickname: Mapped[str | None] = mapped_column(String(50))", "nickname: Mapped[int | None]"
+    )
+    assert retyped != USER
     with pytest.raises(UsageError, match="the earlier models and tables are unchanged"):
         users.run_cell_magic("model", "", retyped.split("\n", 1)[1])
     assert rows(users, "SELECT count(*) FROM users") == [(2,)]
@@ -195,7 +194,7 @@ def test_the_table_of_a_model_no_cell_defines_any_more_is_dropped(users):
 
 MIXIN = """%%model
 class Stamped:
-    created: Mapped[str | None]
+    created: Mapped[str | None] = mapped_column(String(50))
 
 class Tag(Stamped, Base):
     __tablename__ = 'tags'
@@ -212,8 +211,9 @@ def test_a_mixin_edited_in_one_cell_changes_the_tables_of_another(ip):
     run(ip, MIXIN)
     run(ip, POST)
     run(ip, "%orm_add Post(created='monday')\n%orm_commit")
-    out = run(ip, MIXIN.replace("created: Mapped[str | None]", "created: Mapped[str | None]\n"
-                                "    author: Mapped[str | None]"))  # fmt: skip
+    stamped = "created: Mapped[str | None] = mapped_column(String(50))"
+    out = run(ip, MIXIN.replace(stamped, stamped + "\n    author: Mapped[str | None]"
+                                " = mapped_column(String(50))"))  # fmt: skip
     assert "table posts changed: 1 row kept" in out.text
     run(ip, "%orm_add Post(created='tuesday', author='ann')\n%orm_commit")
     assert rows(ip, "SELECT created, author FROM posts ORDER BY id") == [
@@ -231,3 +231,100 @@ def test_load_does_not_import_alembic():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+# -- MySQL and MariaDB commit each CREATE and ALTER as it runs: no rollback undoes them --
+TAGS = """
+class Tag(Base):
+    __tablename__ = 'tags'
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+
+
+def test_a_refused_drop_leaves_no_new_table_behind(ip, tmp_path, db_url):
+    if db_url == "sqlite://":  # in memory a drop is applied: refused on a file
+        run(ip, f"%orm_connect sqlite:///{tmp_path / 'f.db'}")
+    run(ip, USER)
+    run(ip, "%orm_add User(name='ed', nickname='eddie')\n%orm_commit")
+    with pytest.raises(UsageError, match="the models and tables are unchanged"):
+        ip.run_cell_magic("model", "", EDITED.split("\n", 1)[1] + TAGS)
+    assert not sqlalchemy.inspect(ip.user_ns["engine"]).has_table("tags")
+    assert rows(ip, "SELECT name, nickname FROM users") == [("ed", "eddie")]
+
+
+@only_on("postgresql", "mariadb")
+def test_a_migration_failing_half_way_says_what_stays(users, db_url):
+    # MariaDB refuses the second ALTER after committing the first; PostgreSQL rolls back
+    run(users, "%orm_add User(name='x', nickname='not a number')\n%orm_commit")
+    run(users, "%orm_add User(name='flushed')\n%orm_flush")  # the session's work: lost, told
+    cell = WITH_EMAIL.replace(
+        "nickname: Mapped[str | None] = mapped_column(String(50))", "nickname: Mapped[int | None]"
+    )
+    with pytest.raises(UsageError) as caught:
+        users.run_cell_magic("model", "", cell.split("\n", 1)[1] + TAGS)
+    message, inspector = str(caught.value), sqlalchemy.inspect(users.user_ns["engine"])
+    columns = [c["name"] for c in inspector.get_columns("users")]
+    assert message.endswith(
+        "; the session's work was discarded: rows flushed but not committed undone"
+    )
+    if db_url.startswith("mysql"):
+        assert (
+            "(MySQL error 1292); MySQL and MariaDB commit each ALTER TABLE as it runs" in message
+        )
+        assert "stays applied: op.add_column('users', sa.Column('email'" in message
+        assert "the earlier models are unchanged" in message and "tables are" not in message
+        assert columns == ["id", "name", "nickname", "age", "email"]
+    else:
+        assert "the earlier models and tables are unchanged;" in message
+        assert columns == ["id", "name", "nickname", "age"]
+    assert not users.user_ns["session"].new and not users.user_ns["session"].dirty
+    assert "\n" not in message and not inspector.has_table("tags")  # the new table: dropped
+    assert rows(users, "SELECT name, nickname FROM users ORDER BY id") == [
+        ("ed", "eddie"),
+        ("x", "not a number"),
+    ]
+    run(users, WITH_EMAIL)  # corrected, the cell brings the table in line
+    assert differences(users) == []
+
+
+@only_on("postgresql", "mariadb")
+def test_emptying_that_fails_after_the_migration_says_what_stays(users, db_url):
+    with users.user_ns["engine"].begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER,"
+            " FOREIGN KEY (user_id) REFERENCES users (id))"
+        )
+        conn.exec_driver_sql("INSERT INTO notes VALUES (7, 1)")
+    with pytest.raises(UsageError, match="IntegrityError") as caught:  # notes refers to ed
+        users.run_cell_magic("model", "--drop", WITH_EMAIL.split("\n", 1)[1])
+    columns = [c["name"] for c in sqlalchemy.inspect(users.user_ns["engine"]).get_columns("users")]
+    if db_url.startswith("mysql"):
+        assert "stays applied: op.add_column('users', sa.Column('email'" in str(caught.value)
+        assert columns[-1] == "email"
+    else:
+        assert str(caught.value).endswith("the earlier models and tables are unchanged")
+        assert "email" not in columns
+    assert rows(users, "SELECT id, name FROM users") == [(1, "ed")]
+
+
+@only_on("postgresql", "mariadb")
+def test_a_new_cell_whose_second_table_fails_leaves_no_first_table(ip):
+    mismatched = """%%model
+class Author(Base):
+    __tablename__ = 'authors'
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+class Book(Base):
+    __tablename__ = 'books'
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[str] = mapped_column(String(10), ForeignKey('authors.id'))
+"""
+    with pytest.raises(UsageError, match="the earlier models and tables are unchanged"):
+        ip.run_cell_magic("model", "", mismatched.split("\n", 1)[1])
+    assert sqlalchemy.inspect(ip.user_ns["engine"]).get_table_names() == []
+    run(
+        ip,
+        mismatched.replace(
+            "Mapped[str] = mapped_column(String(10), ", "Mapped[int] = mapped_column("
+        ),
+    )

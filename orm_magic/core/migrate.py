@@ -6,7 +6,8 @@ same connection, in the caller's transaction, in batch mode ("move and copy")
 on SQLite. Only what the models own is compared: their tables, and, on
 those, the indexes and constraints that the models define now or defined
 before. Views, other tables and their foreign keys are never reflected, so
-never touched; nothing is dropped with CASCADE.
+never touched; nothing is dropped with CASCADE. MySQL and MariaDB commit each
+ALTER as it runs: a failure there names what stays applied (:class:`NotRolledBack`).
 
 This module is imported only when a model cell finds one of its tables in
 the database already (and by ``%orm_export``): ``%load_ext`` and a first
@@ -27,9 +28,9 @@ from alembic.operations import Operations, ops
 from sqlalchemy import MetaData, Table
 from sqlalchemy.engine import Connection
 
-from .errors import WorkspaceError
+from .errors import WorkspaceError, describe_error
 from .executions import DISPLAY_OPTION
-from .reading import count_rows
+from .reading import MYSQL, count_rows
 
 #: Rows counted at most per table for the notes (see reading.count_rows).
 COUNT_LIMIT = 10_000
@@ -73,6 +74,20 @@ class DestructiveChange(WorkspaceError):
     """Bringing the database in line would drop a column or table holding rows."""
 
 
+class NotRolledBack(WorkspaceError):
+    """A migration failed on MySQL or MariaDB after DDL that the server had committed."""
+
+
+def not_rolled_back(exc: BaseException, code: str) -> NotRolledBack:
+    """The one line for ``exc`` raised after the migration ``code`` ran on MySQL,
+    which commits each CREATE and ALTER as it runs: a rollback cannot undo it."""
+    return NotRolledBack(
+        f"{describe_error(exc)}; MySQL and MariaDB commit each ALTER TABLE as it runs,"
+        f" so what ran before the failure stays applied: {one_line(code)};"
+        " the earlier models are unchanged: correct the cell and run it again"
+    )
+
+
 def bring_in_line(
     conn: Connection, tables: list[Table], previous: list[Table], *, confirm: bool
 ) -> Migration:
@@ -80,7 +95,9 @@ def bring_in_line(
     ``tables``: a table only in ``previous`` (a model no cell defines now) is dropped.
 
     Runs on ``conn`` inside its transaction. Dropping a column or a table
-    that holds rows raises :class:`DestructiveChange` unless ``confirm``.
+    that holds rows raises :class:`DestructiveChange` unless ``confirm``. On
+    MySQL, a failure after some of the operations ran raises :class:`NotRolledBack`
+    naming those (its DDL is not transactional).
     """
     planned = _plan(conn, tables, previous)
     if planned is None:
@@ -103,8 +120,13 @@ def bring_in_line(
         )
     if legacy:
         conn.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+    applied: list[ops.MigrateOperation] = []
     try:
-        apply(Operations(context), upgrade, batch)
+        apply(Operations(context), upgrade, batch, applied)
+    except Exception as exc:
+        if conn.dialect.name in MYSQL and applied:
+            raise not_rolled_back(exc, render(ops.UpgradeOps(applied), batch)) from exc
+        raise
     finally:
         if legacy:  # a connection setting, not undone by a rollback
             conn.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
@@ -170,9 +192,16 @@ def _refuse(upgrade: ops.UpgradeOps, dropped: list[Dropped], batch: bool) -> Non
         )
 
 
-def apply(operations: Operations, upgrade: ops.UpgradeOps, batch: bool) -> None:
+def apply(
+    operations: Operations,
+    upgrade: ops.UpgradeOps,
+    batch: bool,
+    applied: list[ops.MigrateOperation] | None = None,
+) -> None:
     """Run autogenerate's operations, each table's in a batch on SQLite (Alembic's
-    cookbook: "Run Alembic Operation Objects Directly")."""
+    cookbook: "Run Alembic Operation Objects Directly"). Each operation that ran
+    is appended to ``applied`` (a table's, under a ``ModifyTableOps`` of its own)."""
+    applied = [] if applied is None else applied
     conn = operations.migration_context.connection
     assert conn is not None
     for op in upgrade.ops:
@@ -188,11 +217,17 @@ def apply(operations: Operations, upgrade: ops.UpgradeOps, batch: bool) -> None:
                 ) as batch_op:
                     for table_op in op.ops:
                         batch_op.invoke(table_op)
+                applied.append(op)
             else:
+                done = ops.ModifyTableOps(op.table_name, [], schema=op.schema)
                 for table_op in op.ops:
                     operations.invoke(table_op)
+                    if not done.ops:
+                        applied.append(done)
+                    done.ops.append(table_op)
         else:
             operations.invoke(op)
+            applied.append(op)
 
 
 def render(upgrade: ops.UpgradeOps, batch: bool, **options: Any) -> str:

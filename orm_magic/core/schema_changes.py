@@ -7,6 +7,10 @@ of the models' tables (or of the tables of models no cell defines any more)
 exists already, Alembic compares and migrates them (see :mod:`.migrate`),
 imported only then, so that ``%load_ext`` and a first model cell on an empty
 database do not pay for it.
+
+MySQL and MariaDB commit each CREATE and ALTER as it runs: there, a run that
+fails or is refused drops the tables it has just created (empty), and a
+migration that fails half-way says which of its operations stay applied.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import sort_tables
 
 from .engine import is_memory_url
+from .errors import WorkspaceError, describe_error, first_line
 from .executions import DISPLAY_OPTION
+from .reading import MYSQL
 from .workspace import Workspace
 
 
@@ -71,13 +77,48 @@ def apply(
     inspector = inspect(conn)
     found = [t for t in [*tables, *gone] if inspector.has_table(t.name, t.schema)]
     conn.execution_options(**{DISPLAY_OPTION: False})
-    ws.create_tables(tables, bind=conn)
+    created = [t for t in tables if t.key not in {f.key for f in found}]
     notes: list[str] = []
-    if found:
-        from . import migrate
+    code = ""  # the migration that ran
+    try:
+        ws.create_tables(tables, bind=conn)
+        if found:
+            from . import migrate
 
-        notes = migrate.bring_in_line(conn, tables, gone, confirm=confirm).notes()
-    for table in reversed(sort_tables([t for t in found if t.key in emptied])):
-        deleted = conn.execute(table.delete()).rowcount
-        notes.append(f"table {table.name} emptied (--drop): {deleted:,} rows deleted")
+            migration = migrate.bring_in_line(conn, tables, gone, confirm=confirm)
+            notes, code = migration.notes(), migration.code
+        for table in reversed(sort_tables([t for t in found if t.key in emptied])):
+            deleted = conn.execute(table.delete()).rowcount
+            notes.append(f"table {table.name} emptied (--drop): {deleted:,} rows deleted")
+    except Exception as exc:
+        if conn.dialect.name not in MYSQL:
+            raise  # the transaction's rollback undoes it all
+        stays = _drop_created(conn, created)
+        if code:  # the whole migration ran, then the deletes failed
+            from . import migrate
+
+            raise migrate.not_rolled_back(exc, code) from exc
+        if stays:
+            raise WorkspaceError(
+                f"{exc if isinstance(exc, WorkspaceError) else describe_error(exc)}; but {stays}"
+            ) from exc
+        raise
     return notes
+
+
+def _drop_created(conn: Connection, created: list[Table]) -> str:
+    """Drop those of ``created`` that exist (MySQL committed their CREATE; they are
+    empty: made a moment ago). Returns "" or, when that fails, what stays."""
+    try:
+        conn.execution_options(**{DISPLAY_OPTION: True})  # our own read; the DROPs are shown
+        inspector = inspect(conn)  # a new one: the first read before the CREATEs
+        made = [t for t in created if inspector.has_table(t.name, t.schema)]
+        conn.execution_options(**{DISPLAY_OPTION: False})
+        for table in reversed(sort_tables(made)):
+            table.drop(conn)
+    except Exception as exc:
+        names = ", ".join(t.name for t in created)
+        return (
+            f"the tables it created ({names}) may remain: dropping them failed: {first_line(exc)}"
+        )
+    return ""
