@@ -262,3 +262,101 @@ def test_a_role_that_cannot_make_the_scratch_schema_is_told_in_one_line(ip, tmp_
         ip.run_line_magic("orm_export", str(tmp_path))
     assert "\n" not in str(caught.value) and "limited-secret" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- MariaDB: the revision generated in a scratch database on the workspace's server --
+MARIADB_MODELS = """%%model
+from sqlalchemy.dialects.mysql import MEDIUMTEXT, SET
+
+class User(Base):
+    __tablename__ = 'users'
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    bio = Column(MEDIUMTEXT)
+    tags = Column(SET('new', 'sale'))  # SQLite cannot make it: the scratch is MariaDB
+"""
+
+
+def scratch_databases(server) -> list:
+    return server._admin("SHOW DATABASES LIKE 'orm\\\\_magic\\\\_export\\\\_%'")
+
+
+@pytest.mark.mariadb
+def test_a_mariadb_workspace_round_trip_through_alembics_command_line(
+    ip, tmp_path, mariadb_server, mariadb_empty_url
+):
+    from .mariadb import PASSWORD as MARIADB_PASSWORD
+
+    run(ip, f"%orm_connect {mariadb_empty_url}")
+    run(ip, MARIADB_MODELS)
+    first = run(ip, f"%orm_export {tmp_path}")
+    assert "sa.Column('bio', mysql.MEDIUMTEXT(), nullable=True)" in first.text  # MySQL's types
+    assert "sa.Column('tags', mysql.SET('new', 'sale'), nullable=True)" in first.text
+    database = mariadb_server.create_database()
+    url = mariadb_server.url(database)  # with the password: given in DATABASE_URL only
+    alembic(tmp_path, url, "upgrade", "head")
+    assert differences(ip, url) == []
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO users VALUES (1, 'ed', 'long', 'sale')")
+    run(ip, MARIADB_MODELS + "    email: Mapped[str | None] = mapped_column(String(50))\n")
+    second = run(ip, f"%orm_export {tmp_path}")
+    assert "add_column(sa.Column('email', sa.String(length=50), nullable=True))" in second.text
+    assert "create_table" not in second.text  # only the difference from the head
+    alembic(tmp_path, url, "upgrade", "head")
+    assert differences(ip, url) == []
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT * FROM users").all() == [
+            (1, "ed", "long", "sale", None)
+        ]
+    engine.dispose()
+    mariadb_server.drop_database(database)
+    assert scratch_databases(mariadb_server) == []  # each export's scratch is dropped
+    written = [p.read_text() for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(list(tmp_path.glob("migrations/versions/*.py"))) == 2
+    assert not [t for t in [first.text, second.text, *written] if MARIADB_PASSWORD in t]
+    port = sqlalchemy.make_url(url).port
+    assert (
+        f"sqlalchemy.url = mysql+pymysql://orm_magic@127.0.0.1:{port}/"
+        in (tmp_path / "alembic.ini").read_text()
+    )
+
+
+@pytest.mark.mariadb
+def test_a_mariadb_user_that_cannot_make_the_scratch_database_is_told_in_one_line(
+    ip, tmp_path, mariadb_server
+):
+    database, user = mariadb_server.create_database(), f"limited_{os.getpid()}"
+    mariadb_server._admin(
+        f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'limited-secret'",
+        f"GRANT ALL PRIVILEGES ON {database}.* TO '{user}'@'127.0.0.1'",  # no other database
+    )
+    url = sqlalchemy.make_url(mariadb_server.url(database))
+    url = url.set(username=user, password="limited-secret").render_as_string(hide_password=False)
+    run(ip, f"%orm_connect {url}")
+    run(ip, MARIADB_MODELS)
+    with pytest.raises(
+        UsageError, match="a database made on the server for a moment.*needs CREATE"
+    ) as caught:
+        ip.run_line_magic("orm_export", str(tmp_path))
+    assert "\n" not in str(caught.value) and "limited-secret" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.mariadb
+def test_a_project_moved_to_mariadb_is_told_what_to_change_and_leaves_nothing(
+    ip, tmp_path, mariadb_server, mariadb_empty_url
+):
+    run(ip, USER)  # on SQLite: a String without a length
+    run(ip, f"%orm_export {tmp_path}")
+    before = sorted(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    run(ip, USER.replace("name: Mapped[str]", "name: Mapped[str] = mapped_column(String(50))"))
+    run(ip, f"%orm_connect {mariadb_empty_url}")
+    # the head revision is upgraded in the scratch database: MariaDB refuses it
+    with pytest.raises(
+        UsageError, match="could not run the project's revisions.*need a length for every `String`"
+    ) as caught:
+        ip.run_line_magic("orm_export", str(tmp_path))
+    assert "\n" not in str(caught.value)
+    assert sorted(p.read_text() for p in tmp_path.rglob("*") if p.is_file()) == before
+    assert scratch_databases(mariadb_server) == []

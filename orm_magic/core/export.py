@@ -29,7 +29,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from . import scaffold
-from .errors import WorkspaceError
+from .errors import WorkspaceError, first_line
+from .reading import MYSQL
 from .urls import mask_secrets
 
 
@@ -153,15 +154,18 @@ def _new_revision(stage: Path, metadata: MetaData, url: str, result: Export) -> 
         script.message = _summary(upgrade, ops)
 
     config.attributes.update(target_metadata=metadata, models_modules=("models", "__main__"))
+    step = "could not generate the revision"
     try:
         with _scratch(url) as conn, contextlib.redirect_stdout(io.StringIO()):
             config.attributes["connection"] = conn
+            step = "could not run the project's revisions on a database like the workspace's"
             command.upgrade(config, "head")
+            step = "could not generate the revision"
             command.revision(config, autogenerate=True, process_revision_directives=unless_empty)
     except WorkspaceError:
         raise
     except Exception as exc:
-        raise WorkspaceError(f"Alembic could not generate the revision: {_one_line(exc)}") from exc
+        raise WorkspaceError(f"Alembic {step}: {_one_line(exc)}") from exc
     result.head = ScriptDirectory.from_config(config).get_current_head()
     new = [p for p in (stage / "migrations" / "versions").glob("*.py") if p.name not in before]
     if not new:
@@ -192,19 +196,32 @@ def _upgrade_body(revision: str) -> str:
 def _scratch(url: str) -> Iterator[Connection]:
     """An empty database of the workspace's dialect, for Alembic to upgrade to the
     head and compare with the models, so that the revision renders that dialect's
-    types (``postgresql.JSONB``) as they are.
+    types (``postgresql.JSONB``, ``mysql.MEDIUMTEXT``) as they are.
 
     PostgreSQL: a schema made in a transaction that is rolled back, on the
-    workspace's server: nothing is left there. Other databases: in-memory SQLite.
+    workspace's server. MySQL and MariaDB: a database made on the workspace's
+    server and dropped after (their DDL commits at once: no rollback would undo
+    it). Either way nothing is left there. Other databases: in-memory SQLite.
     """
-    if make_url(url).get_backend_name() != "postgresql":
-        engine = create_engine("sqlite://")
-        try:
-            with engine.connect() as conn:
-                yield conn
-        finally:
-            engine.dispose()
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        with _postgresql_scratch(url) as conn:
+            yield conn
         return
+    if backend in MYSQL:
+        with _mysql_scratch(url) as conn:
+            yield conn
+        return
+    engine = create_engine("sqlite://")
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def _postgresql_scratch(url: str) -> Iterator[Connection]:
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
@@ -229,15 +246,47 @@ def _scratch(url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def _mysql_scratch(url: str) -> Iterator[Connection]:
+    name = f"orm_magic_export_{uuid.uuid4().hex[:12]}"
+    server = create_engine(url, poolclass=NullPool)
+    # a connection to the scratch database: its default schema is the scratch
+    scratch = create_engine(make_url(url).set(database=name), poolclass=NullPool)
+    try:
+        with server.connect() as admin:
+            try:
+                admin.exec_driver_sql(f"CREATE DATABASE `{name}`")
+            except DBAPIError as exc:  # e.g. no CREATE privilege on the server
+                raise WorkspaceError(
+                    "the revision is generated in a database made on the server for a moment"
+                    f" (dropped after), which failed: {_one_line(exc)};"
+                    " the user needs CREATE and DROP on the server"
+                ) from exc
+            try:
+                with scratch.connect() as conn:
+                    yield conn
+            finally:
+                try:
+                    admin.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+                except DBAPIError as exc:
+                    raise WorkspaceError(
+                        f"the database {name}, made on the server for the export, could not"
+                        f" be dropped: {_one_line(exc)}; drop it by hand"
+                    ) from exc
+    finally:
+        scratch.dispose()
+        server.dispose()
+
+
 def _main_name(code: str) -> str:
     """``__main__.Point`` in a revision: ``Point``."""
     return code.split("__main__.", 1)[1].split("(", 1)[0]
 
 
 def _one_line(exc: BaseException) -> str:
-    """An error's first line, any secret in it masked (SQLAlchemy adds the SQL below)."""
-    lines = str(exc).strip().splitlines()
-    return mask_secrets(lines[0] if lines else type(exc).__name__)
+    """An error's first line (SQLAlchemy adds the SQL below), the driver's message
+    as words and one of MySQL's traps told as what to change; secrets masked."""
+    return mask_secrets(first_line(exc))
 
 
 def _summary(upgrade: Any, ops: Any) -> str:
