@@ -1,7 +1,10 @@
 """Several sessions in one workspace: ``%orm_use``, isolation, short lock waits.
 
 Every test runs through a real shell on in-memory SQLite (which moves to a
-temporary file as the second session opens) and on a real PostgreSQL server.
+temporary file as the second session opens) and on real PostgreSQL and
+MariaDB servers. Where MariaDB differs (REPEATABLE READ by default, lock waits
+in whole seconds, reads that never wait for a row lock) the test compares
+with plain SQLAlchemy on the same server.
 Lock tests are bounded: short lock timeouts, and faulthandler ends the
 process with every thread's stack if a test hangs anyway.
 """
@@ -23,11 +26,13 @@ from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
-from sqlalchemy import Column, Integer, MetaData, Table, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, select, text
+from sqlalchemy.orm import Session
 
+from orm_magic.core.locks import MYSQL
 from orm_magic.core.workspace import Workspace
 
-from .helpers import run
+from .helpers import error_name, run
 
 #: Seconds a test of this module may take before faulthandler kills the run.
 HANG_LIMIT = 60
@@ -42,9 +47,15 @@ class Item(Base):
 """
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def db_url(request: pytest.FixtureRequest) -> str:
-    """In-memory SQLite and PostgreSQL (MariaDB only where a test asks for it)."""
+    """In-memory SQLite, PostgreSQL and MariaDB."""
     if request.param == "sqlite":
         return "sqlite://"
     if request.param == "mariadb":
@@ -143,14 +154,53 @@ def test_statements_are_labelled_only_once_there_are_two_sessions(ip):
 
 
 # -- isolation ----------------------------------------------------------------------
+def plain_main_after_b_commits(url: str) -> list[list[str]]:
+    """What plain SQLAlchemy's main sees on ``url``: the steps of the test below.
+
+    main reads (its transaction begins), b inserts, flushes and commits, main
+    reads again, rolls back and reads once more. On a table of its own.
+    """
+
+    engine = create_engine(url)
+    table = Table("plain_items", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("name", String(20)))  # fmt: skip
+    try:
+        table.create(engine)
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"id": 1, "name": "one"}])
+        read = select(table.c.name).order_by(table.c.id)
+        with Session(engine) as main, Session(engine) as b:
+            b.execute(table.insert(), [{"id": 2, "name": "two"}])
+            seen = [list(main.scalars(read))]
+            b.commit()
+            seen.append(list(main.scalars(read)))
+            main.rollback()
+            seen.append(list(main.scalars(read)))
+        table.drop(engine)
+    finally:
+        engine.dispose()
+    return seen
+
+
 def test_uncommitted_rows_are_invisible_to_the_other_session(two):
     run(two, "%orm_add Item(id=2, name='two') --flush")
     assert names(two) == ["one", "two"]
     shown = run(two, "%orm_use main\n%orm_show Item").text
     assert "two" not in shown and "1 row" in shown
-    assert names(two) == ["one"]
+    seen = [names(two)]  # main's transaction begins here
     run(two, "%orm_use b\n%orm_commit\n%orm_use main")
-    assert names(two) == ["one", "two"]
+    seen.append(names(two))
+    run(two, "%orm_rollback")
+    seen.append(names(two))
+    workspace = two._orm_magic.workspace
+    if workspace.url.startswith("sqlite"):  # WAL: each statement sees the last commit
+        assert seen == [["one"], ["one", "two"], ["one", "two"]]
+        return
+    assert seen == plain_main_after_b_commits(workspace.engine.url.render_as_string(False))
+    if workspace.engine.dialect.name == "postgresql":  # READ COMMITTED by default
+        assert seen == [["one"], ["one", "two"], ["one", "two"]]
+    else:  # InnoDB: REPEATABLE READ by default; main keeps its snapshot until it ends
+        assert seen == [["one"], ["one"], ["one", "two"]]
 
 
 def test_the_in_memory_database_moves_to_a_file_that_unload_removes(ip):
@@ -275,14 +325,26 @@ def test_lock_timeout_out_of_range_is_refused_in_one_line(ip, caplog, value):
     assert ip._orm_magic.lock_timeout == ip._orm_magic.workspace.lock_timeout.seconds == 3.0
 
 
+def lock_timeout_setting(conn) -> object:
+    """The lock timeout the connection has, as its database says it."""
+    if conn.dialect.name == "sqlite":
+        return conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    if conn.dialect.name in MYSQL:  # row locks, and table and metadata locks
+        both = "SELECT @@innodb_lock_wait_timeout, @@lock_wait_timeout"
+        return tuple(conn.exec_driver_sql(both).one())
+    return conn.exec_driver_sql("SHOW lock_timeout").scalar()
+
+
 def test_lock_timeout_is_set_on_each_connection(two):
     run(two, "%orm_add Item(id=2, name='two') --flush")
     conn = two._orm_magic.workspace.sessions.current.connection
-    if conn.dialect.name == "sqlite":
-        setting = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
-        assert setting == WAIT * 1000
-    else:
-        assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == f"{int(WAIT * 1000)}ms"
+    # MySQL counts whole seconds, at least one
+    expected = {"sqlite": WAIT * 1000, "postgresql": f"{int(WAIT * 1000)}ms"}
+    assert lock_timeout_setting(conn) == expected.get(conn.dialect.name, (1, 1))
+    two.run_line_magic("config", "OrmMagic.lock_timeout = 2.5")  # inside b's transaction
+    assert conn is two._orm_magic.workspace.sessions.current.connection
+    expected = {"sqlite": 2500, "postgresql": "2500ms"}
+    assert lock_timeout_setting(conn) == expected.get(conn.dialect.name, (3, 3))
 
 
 def test_a_write_waits_for_the_lock_timeout_then_names_the_holder(two):
@@ -299,7 +361,10 @@ def test_a_write_waits_for_the_lock_timeout_then_names_the_holder(two):
         message = failure(two, "session.get(Item, 1).name = 'one!'\n%orm_flush")
     waited = time.perf_counter() - started
     assert WAIT <= waited < WAIT + 2
-    assert f"waited {WAIT:g} s (OrmMagic.lock_timeout)" in message
+    if two._orm_magic.workspace.engine.dialect.name in MYSQL:  # InnoDB waits whole seconds
+        assert waited >= 1 and "waited 1 s (OrmMagic.lock_timeout, in whole seconds" in message
+    else:
+        assert f"waited {WAIT:g} s (OrmMagic.lock_timeout)" in message
     assert "session 'b' holds" in message and "commit or roll back session 'b'" in message
     assert "\n" not in message
     # both sessions stay usable: b commits, main carries on
@@ -349,6 +414,23 @@ def test_a_display_shows_what_it_can_and_names_the_session_that_locks_the_table(
         run(two, "%orm_add Item(id=2, name='two') --flush")
         shown = run(two, "%orm_use main\n%orm_show Item").text
         assert "1 row" in shown and "two" not in shown
+        return
+    if two._orm_magic.workspace.engine.dialect.name in MYSQL:
+        # InnoDB reads a snapshot and waits for no row lock, here as in plain SQLAlchemy
+        lock = "session.scalars(select(Item).where(Item.id == 1).with_for_update()).one()"
+        run(two, f"{lock}.name = 'uno'\n%orm_flush")
+        started = time.perf_counter()
+        shown = run(two, "%orm_use main\n%orm_show Item").text
+        assert time.perf_counter() - started < 1  # under the 1 s a display may wait
+        assert "1 row" in shown and "one" in shown and "uno" not in shown
+        assert "lock timeout" not in shown
+        plain = Session(create_engine(two._orm_magic.workspace.engine.url))
+        try:
+            assert list(plain.scalars(text("SELECT name FROM items"))) == ["one"]
+        finally:
+            plain.close()
+            plain.get_bind().dispose()
+        assert two._orm_magic.workspace.sessions.get("b").transaction_state() == "active"
         return
     lock = "LOCK TABLE items IN ACCESS EXCLUSIVE MODE"
     run(two, f"from sqlalchemy import text\nsession.execute(text({lock!r}))")
@@ -460,13 +542,34 @@ def pg_lessons() -> list[str]:
     return re.findall(r"```python\n(.*?)```", notebook_cell("06-text-9"), re.S)
 
 
+#: The notebook's model, with a length for ``owner``: MariaDB has no VARCHAR without one.
+MARIADB_ACCOUNT = ("owner: Mapped[str]\n", "owner: Mapped[str] = mapped_column(String(50))\n")
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
+def server_url(request: pytest.FixtureRequest) -> str:
+    """An empty database on each real server: PostgreSQL, MariaDB."""
+    return request.getfixturevalue(
+        "pg_url" if request.param == "postgresql" else "mariadb_empty_url"
+    )
+
+
 @pytest.fixture
-def pg_ip(shell, pg_url: str, monkeypatch: pytest.MonkeyPatch):
-    """The shell on PostgreSQL, with the notebook's accounts: ann 100, bob 50."""
-    monkeypatch.setenv("ORM_MAGIC_URL", pg_url)
+def server_ip(shell, server_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The shell on a server, with the notebook's accounts: ann 100, bob 50."""
+    monkeypatch.setenv("ORM_MAGIC_URL", server_url)
     shell.reset(new_session=False)
     shell.run_line_magic("load_ext", "orm_magic")
-    run(shell, notebook_cell("model-account"))
+    model = notebook_cell("model-account")
+    if server_url.startswith("mysql"):
+        assert MARIADB_ACCOUNT[0] in model
+        model = model.replace(*MARIADB_ACCOUNT)
+    run(shell, model)
     run(shell, 'session.add_all([Account(id=1, owner="ann", balance=100), '
         'Account(id=2, owner="bob", balance=50)])\n%orm_commit')  # fmt: skip
     run(shell, "%orm_use b\n%orm_use main")
@@ -476,32 +579,39 @@ def pg_ip(shell, pg_url: str, monkeypatch: pytest.MonkeyPatch):
     shell.reset(new_session=False)
 
 
-@pytest.mark.postgres
-def test_notebook_repeatable_read_keeps_its_snapshot_and_read_committed_does_not(pg_ip):
+def test_notebook_repeatable_read_keeps_its_snapshot_and_read_committed_does_not(server_ip):
     repeatable = pg_lessons()[0]
-    run(pg_ip, repeatable)  # the block asserts after == before itself
+    run(server_ip, repeatable)  # the block asserts after == before itself
     committed = repeatable.replace("REPEATABLE READ", "READ COMMITTED").replace("999", "555")
-    ran = run(pg_ip, committed.replace("%orm_rollback", ""), ok=False)
+    ran = run(server_ip, committed.replace("%orm_rollback", ""), ok=False)
     assert isinstance(ran.result.error_in_exec, AssertionError)
-    assert pg_ip.user_ns["before"] == 999 and pg_ip.user_ns["after"] == 555
+    assert server_ip.user_ns["before"] == 999 and server_ip.user_ns["after"] == 555
 
 
-@pytest.mark.postgres
-def test_notebook_with_for_update_makes_the_other_session_wait_then_one_line(pg_ip):
+def test_notebook_with_for_update_makes_the_other_session_wait_then_one_line(server_ip):
     block = pg_lessons()[1]
-    assert "FOR UPDATE" in run(pg_ip, block.split("%orm_use b")[0]).text
+    assert "FOR UPDATE" in run(server_ip, block.split("%orm_use b")[0]).text
     started = time.perf_counter()
-    message = failure(pg_ip, "%orm_use b" + block.split("%orm_use b")[1])
-    assert 0.5 <= time.perf_counter() - started < 2.5
-    assert "waited 0.5 s (OrmMagic.lock_timeout) for a lock that session 'main' holds" in message
-    run(pg_ip, "%orm_use main\n%orm_commit\n%orm_use b")
-    run(pg_ip, "session.get(Account, 1).balance += 1\n%orm_commit")  # b is usable again
+    message = failure(server_ip, "%orm_use b" + block.split("%orm_use b")[1])
+    waited = time.perf_counter() - started
+    if server_ip._orm_magic.workspace.engine.dialect.name in MYSQL:  # whole seconds there
+        assert 1 <= waited < 3
+        assert (
+            "waited 1 s (OrmMagic.lock_timeout, in whole seconds on MySQL) for a lock that "
+            "session 'main' holds" in message
+        )
+    else:
+        assert 0.5 <= waited < 2.5
+        assert "waited 0.5 s (OrmMagic.lock_timeout) for a lock that session 'main' holds" in (
+            message
+        )
+    run(server_ip, "%orm_use main\n%orm_commit\n%orm_use b")
+    run(server_ip, "session.get(Account, 1).balance += 1\n%orm_commit")  # b is usable again
 
 
-# -- deadlocks (PostgreSQL; a second thread, since a kernel runs one statement at a time) ----
-@pytest.mark.postgres
-def test_a_deadlock_is_one_line_naming_both_sessions(pg_url: str):
-    workspace = Workspace(pg_url)
+# -- deadlocks (a second thread, since a kernel runs one statement at a time) --------------
+def test_a_deadlock_is_one_line_naming_both_sessions(server_url: str):
+    workspace = Workspace(server_url)
     try:
         metadata = MetaData()
         table = Table("pairs", metadata, Column("id", Integer, primary_key=True))
@@ -509,35 +619,43 @@ def test_a_deadlock_is_one_line_naming_both_sessions(pg_url: str):
         with workspace.engine.begin() as conn:
             conn.execute(table.insert(), [{"id": 1}, {"id": 2}])
         workspace.lock_timeout.seconds = 5  # PostgreSQL finds the deadlock after 1 s
-        main = workspace.session
+        sessions = {"main": workspace.session}
         workspace.use("b")
-        b = workspace.session
+        sessions["b"] = workspace.session
         touch = table.update().values(id=table.c.id)
-        main.execute(touch.where(table.c.id == 1))
-        b.execute(touch.where(table.c.id == 2))
-        caught: list[BaseException] = []
+        sessions["main"].execute(touch.where(table.c.id == 1))
+        sessions["b"].execute(touch.where(table.c.id == 2))
+        failed: dict[str, BaseException] = {}
 
         def b_waits_for_main() -> None:
             try:
-                b.execute(touch.where(table.c.id == 1))
+                sessions["b"].execute(touch.where(table.c.id == 1))
             except Exception as exc:
-                caught.append(exc)
-                caught.append(RuntimeError(workspace.describe_error(exc)))
-                b.rollback()
+                failed["b"] = exc
 
         thread = threading.Thread(target=b_waits_for_main)
         thread.start()
         time.sleep(0.3)  # b waits for main's row 1 before main asks for b's row 2
-        main.execute(touch.where(table.c.id == 2))  # PostgreSQL cancels one of the two
+        try:  # the server cancels one of the two: PostgreSQL b, InnoDB either
+            sessions["main"].execute(touch.where(table.c.id == 2))
+        except Exception as exc:
+            failed["main"] = exc
         thread.join(timeout=10)
         assert not thread.is_alive()
-        assert caught, "b did not fail"
-        line = str(caught[1])
-        assert line.startswith("OperationalError: deadlock between session 'main' and session 'b'")
+        assert len(failed) == 1, failed
+        [(victim, error)] = failed.items()
+        [survivor] = set(sessions) - {victim}
+        workspace.use(victim)  # in a kernel the failing statement is the current session's
+        line = workspace.describe_error(error)
+        both = f"deadlock between session '{victim}' and session '{survivor}'"
+        assert line.startswith("OperationalError: ")
+        assert both in line or "deadlock between session 'main' and session 'b'" in line
+        assert f"rolled back the transaction of session '{victim}'" in line
         assert "\n" not in line
-        main.commit()  # both stay usable
-        b.execute(touch.where(table.c.id == 1))
-        b.commit()
+        sessions[victim].rollback()
+        sessions[survivor].commit()  # both stay usable
+        sessions[victim].execute(touch.where(table.c.id == 1))
+        sessions[victim].commit()
     finally:
         workspace.close()
 
@@ -608,3 +726,246 @@ def test_a_display_names_only_the_session_that_locks_the_table_against_reading(t
     shown = workspace.read_table(items, 10)
     assert "session 'b' holds a lock on it" in (shown.error or "")
     assert "session 'c'" not in shown.error
+
+
+# -- MariaDB: who holds the lock, from information_schema.innodb_trx ------------------------
+@pytest.mark.mariadb
+@pytest.mark.parametrize(
+    ("held", "waiting"),
+    [
+        # a FOR UPDATE only: the driver's flag says b is in no transaction
+        ("SELECT * FROM items WHERE id = 1 FOR UPDATE", "UPDATE items SET id = 1 WHERE id = 1"),
+        # an INSERT's lock is implicit: b holds no row lock InnoDB counts, but a table lock
+        ("INSERT INTO items VALUES (3)", "INSERT INTO items VALUES (3)"),
+    ],
+)
+def test_on_mariadb_the_holder_is_named_and_a_session_that_only_reads_is_not(
+    mariadb_empty_url: str, held: str, waiting: str
+):
+    workspace = Workspace(mariadb_empty_url)
+    try:
+        metadata = MetaData()
+        items = Table("items", metadata, Column("id", Integer, primary_key=True))
+        metadata.create_all(workspace.engine)
+        with workspace.engine.begin() as conn:
+            conn.execute(items.insert(), [{"id": 1}, {"id": 2}])
+        workspace.lock_timeout.seconds = WAIT
+        workspace.use("b")
+        workspace.session.execute(text(held))
+        workspace.use("c")  # a transaction that read, and holds no lock
+        workspace.session.execute(text("SELECT * FROM items")).all()
+        workspace.use("main")
+        line = lock_line(workspace, text(waiting))
+        assert line.startswith(
+            "OperationalError: waited 1 s (OrmMagic.lock_timeout, in whole seconds on MySQL) "
+            "for a lock that session 'b' holds; commit or roll back session 'b'"
+        )
+        assert "session 'c'" not in line
+    finally:
+        workspace.close()
+
+
+@pytest.mark.mariadb
+def test_on_mariadb_without_process_privilege_every_session_in_a_transaction_is_named(
+    mariadb_server, mariadb_empty_url: str
+):
+    """innodb_trx needs PROCESS, which a course's account may lack: the guess widens."""
+    database = mariadb_empty_url.rsplit("/", 1)[1].split("?")[0]
+    mariadb_server._admin(
+        "CREATE USER IF NOT EXISTS 'learner'@'127.0.0.1' IDENTIFIED BY 'learner-secret'",
+        f"GRANT ALL PRIVILEGES ON {database}.* TO 'learner'@'127.0.0.1'",
+    )
+    url = mariadb_server.url(database, "learner-secret").replace("orm_magic:", "learner:", 1)
+    workspace = Workspace(url)
+    try:
+        metadata = MetaData()
+        items = Table("items", metadata, Column("id", Integer, primary_key=True))
+        metadata.create_all(workspace.engine)
+        with workspace.engine.begin() as conn:
+            conn.execute(items.insert(), [{"id": 1}])
+        workspace.lock_timeout.seconds = WAIT
+        workspace.use("b")
+        workspace.session.execute(text("SELECT * FROM items WHERE id = 1 FOR UPDATE")).all()
+        workspace.use("c")
+        workspace.session.execute(text("SELECT * FROM items")).all()
+        workspace.use("main")
+        line = lock_line(workspace, text("UPDATE items SET id = 1 WHERE id = 1"))
+        assert "for a lock that session 'b' and session 'c' holds" in line
+        assert "learner-secret" not in line
+    finally:
+        workspace.close()
+        mariadb_server._admin("DROP USER 'learner'@'127.0.0.1'")
+
+
+# -- SKIP LOCKED: MariaDB has it since 10.6, as PostgreSQL ----------------------------------
+@pytest.mark.parametrize(
+    "db_url",
+    [
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
+    indirect=True,
+)
+def test_skip_locked_reads_past_the_row_the_other_session_locked_as_plain_sqlalchemy(two):
+    dialect = two._orm_magic.workspace.engine.dialect
+    if getattr(dialect, "is_mariadb", False) and dialect.server_version_info < (10, 6):
+        pytest.skip("MariaDB has SKIP LOCKED since 10.6")
+    run(two, "%orm_add Item(id=2, name='two')\n%orm_commit")
+    run(two, "session.scalars(select(Item).where(Item.id == 1).with_for_update()).one()")
+    run(two, "%orm_use main")
+    engine = create_engine(two._orm_magic.workspace.engine.url)
+    try:  # plain SQLAlchemy first: main's query below locks what it reads
+        with Session(engine) as plain:
+            statement = select(two.user_ns["Item"].__table__.c.id).order_by("id")
+            theirs = list(plain.scalars(statement.with_for_update(skip_locked=True)))
+    finally:
+        engine.dispose()
+    started = time.perf_counter()
+    query = "select(Item).order_by(Item.id).with_for_update(skip_locked=True)"
+    report = run(two, f"found = %orm_query {query}").text
+    assert time.perf_counter() - started < WAIT + 1  # nobody waited for b's row
+    assert "SKIP LOCKED" in report
+    assert [item.id for item in two.user_ns["found"]] == theirs == [2]
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed (core/reading.py): a display inside b's transaction reads through its "
+    "connection, and on InnoDB that first read fixes b's REPEATABLE READ snapshot",
+)
+def test_on_mariadb_a_display_leaves_the_sessions_snapshot_unfixed(two):
+    run(two, "%orm_add Item(id=2, name='two') --flush")  # b only wrote; its report reads
+    run(two, "%orm_use main\nsession.get(Item, 1).name = 'uno'\n%orm_commit\n%orm_use b")
+    ours = names(two)
+    engine = create_engine(two._orm_magic.workspace.engine.url)
+    table = Table("plain_items", MetaData(), Column("id", Integer, primary_key=True))
+    try:  # the same steps in plain SQLAlchemy: b's first read comes after main's commit
+        table.create(engine)
+        with Session(engine) as b, Session(engine) as main:
+            b.execute(table.insert(), [{"id": 1}])
+            main.execute(table.insert(), [{"id": 2}])
+            main.commit()
+            theirs = list(b.scalars(select(table.c.id).order_by(table.c.id)))
+    finally:
+        engine.dispose()
+    assert theirs == [1, 2]  # plain b sees main's commit
+    assert ours == ["uno", "two"]  # ours still sees the snapshot its report took: ['one', 'two']
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed (core/reading.py): under SERIALIZABLE InnoDB makes a display's SELECT "
+    "a locking read, and its shared row locks outlive the savepoint until main ends",
+)
+def test_on_mariadb_a_display_in_a_serializable_session_leaves_no_lock(two):
+    run(two, "%orm_use main")
+    run(two, "session.connection(execution_options={'isolation_level': 'SERIALIZABLE'})")
+    run(two, "%orm_add Item(id=3, name='three') --flush")  # its report reads items
+    engine = create_engine(two._orm_magic.workspace.engine.url)
+    try:  # plain SQLAlchemy's main inserts too, and b's UPDATE of row 1 does not wait
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE plain_items (id INT PRIMARY KEY)")
+            conn.exec_driver_sql("INSERT INTO plain_items VALUES (1)")
+        with Session(engine) as main, Session(engine) as b:
+            main.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+            main.execute(text("INSERT INTO plain_items VALUES (3)"))
+            b.execute(text("SET innodb_lock_wait_timeout = 1"))
+            b.execute(text("UPDATE plain_items SET id = 1 WHERE id = 1"))  # no wait
+    finally:
+        engine.dispose()
+    run(two, "%orm_use b")
+    run(two, "session.get(Item, 1).name = 'uno'\n%orm_flush")  # waits 1 s, then fails
+
+
+SERIALIZABLE = "session.connection(execution_options={'isolation_level': 'SERIALIZABLE'})"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed (core/reading.py): a display inside a SERIALIZABLE transaction adds "
+    "PostgreSQL's predicate (SIREAD) locks, which fail a commit that plain SQLAlchemy makes",
+)
+def test_on_postgres_a_display_in_a_serializable_session_fails_no_commit(two):
+    engine = create_engine(two._orm_magic.workspace.engine.url)
+    try:  # plain SQLAlchemy: main only inserts, b reads all and updates row 1; both commit
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE plain_items (id INT PRIMARY KEY, name TEXT)")
+            conn.exec_driver_sql("INSERT INTO plain_items VALUES (1, 'one')")
+        with Session(engine) as main, Session(engine) as b:
+            for session in (main, b):
+                session.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+            main.execute(text("INSERT INTO plain_items VALUES (3, 'three')"))
+            b.execute(text("SELECT * FROM plain_items")).all()
+            b.execute(text("UPDATE plain_items SET name = 'uno' WHERE id = 1"))
+            b.commit()
+            main.commit()
+    finally:
+        engine.dispose()
+    run(two, f"%orm_use main\n{SERIALIZABLE}")
+    run(two, "%orm_add Item(id=3, name='three') --flush")  # its report reads items
+    run(two, f"%orm_use b\n%orm_rollback\n{SERIALIZABLE}")
+    run(two, "everything = session.scalars(select(Item)).all()")
+    run(two, "session.get(Item, 1).name = 'uno'\n%orm_commit")
+    run(two, "%orm_use main\n%orm_commit")  # could not serialize access
+
+
+# -- lost updates: InnoDB's REPEATABLE READ lets one through, PostgreSQL's refuses it -------
+def plain_lost_update(url: str) -> tuple[str | None, str]:
+    """Plain SQLAlchemy's two sessions on ``url``: main reads in REPEATABLE READ, b
+    changes the row and commits, main writes what it read plus '!' and commits.
+    Returns main's error (its type name) and the committed name."""
+    engine = create_engine(url)
+    table = Table("plain_items", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("name", String(20)))  # fmt: skip
+    error = None
+    try:
+        table.create(engine)
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"id": 1, "name": "one"}])
+        with Session(engine) as main, Session(engine) as b:
+            main.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            read = main.scalar(select(table.c.name).where(table.c.id == 1))
+            b.execute(table.update().values(name="b was here").where(table.c.id == 1))
+            b.commit()
+            try:
+                main.execute(table.update().values(name=f"{read}!").where(table.c.id == 1))
+                main.commit()
+            except Exception as exc:
+                error = type(exc).__name__
+        with engine.connect() as conn:
+            committed = conn.execute(select(table.c.name)).scalar_one()
+    finally:
+        engine.dispose()
+    return error, committed
+
+
+@pytest.mark.parametrize(
+    "db_url",
+    [
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
+    indirect=True,
+)
+def test_a_lost_update_in_repeatable_read_is_as_in_plain_sqlalchemy(two):
+    level = "session.connection(execution_options={'isolation_level': 'REPEATABLE READ'})"
+    run(two, f"%orm_use main\n{level}\nmine = session.get(Item, 1)")
+    run(two, "%orm_use b\nsession.get(Item, 1).name = 'b was here'\n%orm_commit")
+    ran = run(two, "%orm_use main\nmine.name = mine.name + '!'\n%orm_commit", ok=False)
+    error = ran.result.error_in_exec
+    ours = error_name(error)
+    run(two, "%orm_rollback")
+    committed = names(two)
+    url = two._orm_magic.workspace.engine.url.render_as_string(hide_password=False)
+    assert (ours, committed[0]) == plain_lost_update(url)
+    if two._orm_magic.workspace.engine.dialect.name == "postgresql":
+        assert ours == "OperationalError" and committed[0] == "b was here"
+        assert "could not serialize access due to concurrent update" in str(error)
+    else:  # MariaDB 10.11 checks no snapshot on write: b's change is lost, silently
+        assert ours is None and committed[0] == "one!"

@@ -21,11 +21,13 @@ plain SQLAlchemy must do at the same points.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -39,6 +41,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 
 from orm_magic.core.dbapi import aborted
 from orm_magic.core.executions import DISPLAY_OPTION
+from orm_magic.core.locks import MYSQL
 
 from .helpers import error_name
 
@@ -99,15 +102,21 @@ HIDDEN = {DISPLAY_OPTION: True}
 
 class PlainSessions:
     """Two plain sessions as a teacher would set them up: on a temporary SQLite
-    file in WAL mode, or on a PostgreSQL database of their own (``url``)."""
+    file in WAL mode, or on a PostgreSQL or MariaDB database of their own (``url``)."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, isolation: str | None = None) -> None:
         self.directory = tempfile.TemporaryDirectory(prefix="plain-two-")
         if url is None:
             path = Path(self.directory.name) / "plain.db"
             self.engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": WAIT})
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+        elif url.startswith("mysql"):  # InnoDB counts lock waits in whole seconds
+            wait = max(1, math.ceil(WAIT))
+            init = f"SET innodb_lock_wait_timeout = {wait}, lock_wait_timeout = {wait}"
+            if isolation is not None:
+                init += f", tx_isolation = '{isolation}'"
+            self.engine = create_engine(url, connect_args={"init_command": init})
         else:
             options = f"-c lock_timeout={int(WAIT * 1000)}"
             self.engine = create_engine(url, connect_args={"options": options})
@@ -149,11 +158,14 @@ class PlainSessions:
 
 
 class TwoSessionsMachine(RuleBasedStateMachine):
-    """On in-memory SQLite; :class:`TwoSessionsOnPostgres` sets a server."""
+    """On in-memory SQLite; :class:`TwoSessionsOnPostgres` and
+    :class:`TwoSessionsOnMariaDB` set a server."""
 
-    #: the PostgreSQL server and two databases on it (ours, plain's); None: SQLite
+    #: the server (PostgreSQL, MariaDB) and two databases on it (ours, plain's); None: SQLite
     server: Any = None
     databases: tuple[str, str] = ("", "")
+    #: MariaDB's tx_isolation on every connection of both sides; None: the server's default
+    isolation: str | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -161,7 +173,10 @@ class TwoSessionsMachine(RuleBasedStateMachine):
         if self.server is not None:
             for name in self.databases:
                 self.server.empty_database(name)
-            os.environ["ORM_MAGIC_URL"] = self.server.url(self.databases[0])
+            ours = self.server.url(self.databases[0])
+            if self.isolation is not None:  # on each connection, as a user's URL would
+                ours += "&init_command=" + quote(f"SET tx_isolation = '{self.isolation}'")
+            os.environ["ORM_MAGIC_URL"] = ours
             plain_url = self.server.url(self.databases[1])
         self.shell = InteractiveShell.instance()
         self.shell.reset(new_session=False)
@@ -172,7 +187,10 @@ class TwoSessionsMachine(RuleBasedStateMachine):
         self.cell(f"%orm_add [{seed}]\n%orm_commit")
         self.cell("%orm_use b")
         self.cell("%orm_use main")
-        self.plain = PlainSessions(plain_url)
+        self.plain = PlainSessions(plain_url, self.isolation)
+        if self.isolation is not None:
+            level = self.shell._orm_magic.workspace.engine.dialect.default_isolation_level
+            assert level == self.isolation.replace("-", " "), level
 
     # -- running a step on both sides --------------------------------------------------
     def cell(self, source: str) -> str | None:
@@ -279,6 +297,11 @@ class TwoSessionsMachine(RuleBasedStateMachine):
         for named in workspace.sessions:
             plain = self.plain.sessions[named.name]
             assert state_of(named.session) == state_of(plain), named.name
+            if workspace.engine.dialect.name in MYSQL:
+                # InnoDB's REPEATABLE READ fixes a transaction's snapshot at its first
+                # read: a read here would fix it on both sides and hide a difference
+                # (the `read` rule compares what each session sees)
+                continue
             ours = rows_through(named.connection, workspace.engine)
             theirs = rows_through(self.plain.connections[named.name], self.plain.engine)
             assert ours == theirs, named.name
@@ -293,6 +316,10 @@ class TwoSessionsMachine(RuleBasedStateMachine):
             if conn.dialect.name == "sqlite":
                 timeout = conn.exec_driver_sql("PRAGMA busy_timeout", execution_options=HIDDEN)
                 assert timeout.scalar() == WAIT * 1000, named.name
+            elif conn.dialect.name in MYSQL:  # whole seconds; a variable read fixes no snapshot
+                both = "SELECT @@innodb_lock_wait_timeout, @@lock_wait_timeout"
+                timeout = conn.exec_driver_sql(both, execution_options=HIDDEN)
+                assert tuple(timeout.one()) == (1, 1), named.name
             else:
                 timeout = conn.exec_driver_sql("SHOW lock_timeout", execution_options=HIDDEN)
                 assert timeout.scalar() == f"{int(WAIT * 1000)}ms", named.name
@@ -305,6 +332,13 @@ class TwoSessionsMachine(RuleBasedStateMachine):
 
 class TwoSessionsOnPostgres(TwoSessionsMachine):
     pass
+
+
+class TwoSessionsOnMariaDB(TwoSessionsMachine):
+    # READ COMMITTED until a display stops fixing a REPEATABLE READ snapshot
+    # (test_sessions.py: ..._leaves_the_sessions_snapshot_unfixed, an xfail; this
+    # machine finds it there); RecordedWalk below runs at MariaDB's default.
+    isolation = "READ-COMMITTED"
 
 
 def explore(machine: type[TwoSessionsMachine], examples: int) -> None:
@@ -333,3 +367,86 @@ def test_two_sessions_agree_with_plain_sqlalchemy_on_postgres(
     databases = (pg_server.create_database(), pg_server.create_database())
     monkeypatch.setattr(TwoSessionsOnPostgres, "databases", databases)
     explore(TwoSessionsOnPostgres, 6)
+
+
+@pytest.mark.mariadb
+def test_two_sessions_agree_with_plain_sqlalchemy_on_mariadb(
+    mariadb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """InnoDB's row locks and lock waits (whole seconds), at READ COMMITTED for now.
+
+    A lock wait costs a second on each side, so fewer examples; the walk below
+    meets each of MariaDB's differences, REPEATABLE READ's included, every run.
+    """
+    monkeypatch.setenv("ORM_MAGIC_URL", "")  # restored after; the machine sets it per example
+    monkeypatch.setattr(TwoSessionsOnMariaDB, "server", mariadb_server)
+    databases = (mariadb_server.create_database(), mariadb_server.create_database())
+    monkeypatch.setattr(TwoSessionsOnMariaDB, "databases", databases)
+    try:
+        explore(TwoSessionsOnMariaDB, 4)
+    finally:
+        for name in databases:
+            mariadb_server.drop_database(name)
+
+
+class RecordedWalk(TwoSessionsOnMariaDB):
+    """The machine on MariaDB, keeping each step's error and each read's rows."""
+
+    isolation = None  # REPEATABLE READ, MariaDB's default
+
+    def __init__(self) -> None:
+        self.errors: list[str | None] = []
+        self.reads: list[list[Any]] = []
+        super().__init__()
+
+    def cell(self, source: str) -> str | None:
+        error = super().cell(source)
+        self.errors.append(error)
+        if source.startswith("seen = ") and error is None:
+            self.reads.append(list(self.shell.user_ns["seen"]))
+        return error
+
+
+#: A walk through what MariaDB does differently, each step compared as in the machine.
+WALK: list[tuple[Any, ...]] = [
+    ("read",),  # main's snapshot is fixed here (REPEATABLE READ)
+    ("other_session_writes", 1, "cy", True),
+    ("read",),  # still ann: the snapshot, on both sides
+    ("rollback",),
+    ("read",),  # a new transaction: cy
+    ("other_session_writes", 2, "ann", False),  # b holds row 2
+    ("rename", 2, "cy"),  # a lock wait of a whole second on both sides
+    ("use", "b"),
+    ("commit",),
+    ("use", "main"),
+    ("rollback",),  # the failed plain flush left main awaiting one
+    ("read",),
+    ("other_session_writes", 1, "bob", True),
+    ("rename", 1, "ann"),  # the snapshot's version is stale: a version conflict
+    ("add", 3, "cy", True),
+    ("display", "%orm_show Item"),
+    ("commit",),
+]
+
+
+@pytest.mark.mariadb
+def test_a_walk_through_repeatable_read_and_row_locks_agrees_on_mariadb(
+    mariadb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same machine on a fixed walk: each of MariaDB's differences is met every run."""
+    monkeypatch.setenv("ORM_MAGIC_URL", "")
+    monkeypatch.setattr(TwoSessionsOnMariaDB, "server", mariadb_server)
+    databases = (mariadb_server.create_database(), mariadb_server.create_database())
+    monkeypatch.setattr(TwoSessionsOnMariaDB, "databases", databases)
+    walk = RecordedWalk()
+    try:
+        for rule_name, *arguments in WALK:
+            getattr(walk, rule_name)(*arguments)
+            walk.both_sides_agree()
+            walk.no_connection_waits_longer_than_the_lock_timeout()
+    finally:
+        walk.teardown()
+        for name in databases:
+            mariadb_server.drop_database(name)
+    assert walk.reads[:3] == [[(1, "ann"), (2, "bob")]] * 2 + [[(1, "cy"), (2, "bob")]]
+    assert {"OperationalError", "StaleDataError"} <= set(walk.errors)

@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import bindparam, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -203,9 +203,46 @@ def pg_holders(
     return [named for pid, named in pids.items() if pid in held]
 
 
+#: The InnoDB transactions (by thread) that hold a row or table lock (PROCESS privilege).
+_INNODB_HOLDERS = text(
+    "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx "
+    "WHERE trx_mysql_thread_id IN :ids AND (trx_rows_locked > 0 OR trx_tables_locked > 0)"
+).bindparams(bindparam("ids", expanding=True))
+
+
+def mysql_holders(
+    engine: Engine, recorder: StatementRecorder, others: list[NamedSession]
+) -> list[NamedSession]:
+    """The other sessions whose InnoDB transaction holds locks, read as a guest.
+
+    The driver's transaction flag misses one that has only read (``FOR UPDATE``
+    included), and the locked row is not told once the wait is over: the holders
+    are the others holding any lock; without PROCESS, those in a transaction.
+    """
+    threads: dict[int, NamedSession] = {}
+    for named in others:
+        conn = named.connection
+        if conn is not None and not (conn.closed or conn.invalidated):
+            thread_id = getattr(conn.connection.dbapi_connection, "thread_id", None)
+            if callable(thread_id):  # PyMySQL: the server's id, known without SQL
+                threads[thread_id()] = named
+    if not threads:
+        return []
+    try:
+        with engine.connect() as conn:
+            recorder.admit_guest(conn)
+            found = conn.execute(
+                _INNODB_HOLDERS, {"ids": list(threads)}, execution_options={DISPLAY_OPTION: True}
+            )
+            held = {row[0] for row in found}
+    except SQLAlchemyError:  # no PROCESS privilege: the sessions in a transaction
+        return list(threads.values())
+    return [named for thread_id, named in threads.items() if thread_id in held]
+
+
 def sqlite_holders(others: list[NamedSession]) -> list[NamedSession]:
     """The other sessions in a transaction: on SQLite, which locks the whole file,
-    the holders of its write lock; on MySQL, those that may hold the row."""
+    the holders of its write lock."""
     found = []
     for named in others:
         conn = named.connection
@@ -239,14 +276,14 @@ def describe_lock_error(
         )
     code = orig.args[0] if engine.dialect.name in MYSQL and orig.args else None
     if code == MYSQL_DEADLOCK:
-        holders = sqlite_holders(others)
+        holders = mysql_holders(engine, recorder, others)
         return kind + (
             f"deadlock between {_names([current, *holders])}: the server rolled back the "
             f"transaction of session {current.name!r} to let the other go on; run it again "
             "after the other commits"
         )
     if code == MYSQL_LOCK_WAIT:
-        holders = sqlite_holders(others)
+        holders = mysql_holders(engine, recorder, others)
         held = f"a lock that {_names(holders)} holds" if holders else "a lock"
         waited = f"{kind}waited {max(1, math.ceil(seconds))} s (OrmMagic.lock_timeout"
         return f"{waited}, in whole seconds on MySQL) for {held}; {_what_to_do(holders)}"

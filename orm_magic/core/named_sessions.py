@@ -45,7 +45,7 @@ def name_problem(name: str) -> str | None:
 #: What a ``with_for_update()`` on SQLite is told (a note of the magic's report).
 FOR_UPDATE_ON_SQLITE = (
     "with_for_update() renders no FOR UPDATE on SQLite, which locks the whole database "
-    "at the first write instead of rows; row locks need PostgreSQL"
+    "at the first write instead of rows; row locks need a server (PostgreSQL, MariaDB, MySQL)"
 )
 
 
