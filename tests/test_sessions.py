@@ -830,13 +830,9 @@ def test_skip_locked_reads_past_the_row_the_other_session_locked_as_plain_sqlalc
 
 @pytest.mark.mariadb
 @pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed (core/reading.py): a display inside b's transaction reads through its "
-    "connection, and on InnoDB that first read fixes b's REPEATABLE READ snapshot",
-)
 def test_on_mariadb_a_display_leaves_the_sessions_snapshot_unfixed(two):
-    run(two, "%orm_add Item(id=2, name='two') --flush")  # b only wrote; its report reads
+    report = run(two, "%orm_add Item(id=2, name='two') --flush").html_text  # b only wrote
+    assert "this transaction's own changes are not shown" in report  # said, not read
     run(two, "%orm_use main\nsession.get(Item, 1).name = 'uno'\n%orm_commit\n%orm_use b")
     ours = names(two)
     engine = create_engine(two._orm_magic.workspace.engine.url)
@@ -856,15 +852,11 @@ def test_on_mariadb_a_display_leaves_the_sessions_snapshot_unfixed(two):
 
 @pytest.mark.mariadb
 @pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed (core/reading.py): under SERIALIZABLE InnoDB makes a display's SELECT "
-    "a locking read, and its shared row locks outlive the savepoint until main ends",
-)
 def test_on_mariadb_a_display_in_a_serializable_session_leaves_no_lock(two):
     run(two, "%orm_use main")
     run(two, "session.connection(execution_options={'isolation_level': 'SERIALIZABLE'})")
-    run(two, "%orm_add Item(id=3, name='three') --flush")  # its report reads items
+    report = run(two, "%orm_add Item(id=3, name='three') --flush").html_text
+    assert "SERIALIZABLE transaction would leave shared row locks" in report
     engine = create_engine(two._orm_magic.workspace.engine.url)
     try:  # plain SQLAlchemy's main inserts too, and b's UPDATE of row 1 does not wait
         with engine.begin() as conn:
@@ -886,11 +878,6 @@ SERIALIZABLE = "session.connection(execution_options={'isolation_level': 'SERIAL
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed (core/reading.py): a display inside a SERIALIZABLE transaction adds "
-    "PostgreSQL's predicate (SIREAD) locks, which fail a commit that plain SQLAlchemy makes",
-)
 def test_on_postgres_a_display_in_a_serializable_session_fails_no_commit(two):
     engine = create_engine(two._orm_magic.workspace.engine.url)
     try:  # plain SQLAlchemy: main only inserts, b reads all and updates row 1; both commit
@@ -908,7 +895,8 @@ def test_on_postgres_a_display_in_a_serializable_session_fails_no_commit(two):
     finally:
         engine.dispose()
     run(two, f"%orm_use main\n{SERIALIZABLE}")
-    run(two, "%orm_add Item(id=3, name='three') --flush")  # its report reads items
+    report = run(two, "%orm_add Item(id=3, name='three') --flush").html_text
+    assert "SERIALIZABLE transaction would leave predicate locks" in report
     run(two, f"%orm_use b\n%orm_rollback\n{SERIALIZABLE}")
     run(two, "everything = session.scalars(select(Item)).all()")
     run(two, "session.get(Item, 1).name = 'uno'\n%orm_commit")

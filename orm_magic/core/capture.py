@@ -3,13 +3,10 @@
 One :class:`StatementRecorder` listens on the workspace engine's dialect (see
 its docstring for why not on the engine). Every statement and transaction
 boundary goes to a bounded kernel-wide log and to the innermost open
-:class:`Capture` (a magic's, or the cell's). Statements that carry the
-:data:`DISPLAY_OPTION` execution option are orm_magic's own display queries and
-are skipped.
-
-The recorder does as little as it can per statement: one list holding the
-statement string and a bounded slice of the parameters. :class:`Statement`
-objects are built, and formatted, only for what a display keeps.
+:class:`Capture` (a magic's, or the cell's); orm_magic's own reads (marked with
+:data:`DISPLAY_OPTION`) are skipped. Per statement the recorder keeps one list:
+the string and a bounded slice of the parameters. :class:`Statement` objects
+are built, and formatted, only for what a display keeps.
 """
 
 from __future__ import annotations
@@ -26,14 +23,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from ..data.statements import AT_DURATION, AT_ROWCOUNT, AT_SESSION, Capture, Entry, Statement
+from . import snapshots
 from .dbapi import in_transaction
 from .executions import PARAMETER_LIMIT, bounded, execution_facts, is_parameter_sets
 
 #: Attribute of a pooled connection's checkout: how many BEGINs the recorder
 #: logged on it that no COMMIT or ROLLBACK has ended yet.
 _BEGUN = "_orm_magic_begun"
-#: Attribute of a display connection's checkout: True while it holds a
-#: transaction that it began itself (see StatementRecorder._guest_begin).
+#: Attribute of a display checkout: True while it holds a transaction it began (_guest_begin).
 _OWN = "_orm_magic_own"
 #: Attribute of a display connection's checkout: it is a guest (admit_guest).
 _GUEST = "_orm_magic_guest"
@@ -208,6 +205,8 @@ class StatementRecorder:
             known = execution_facts(context)
             if context is not None:
                 context._orm_magic = known
+                if not known[0]:  # what the user's transaction has run (snapshots.py)
+                    snapshots.mark(context.root_connection.connection, statement)
         hidden, table, loader = known
         if hidden:
             return False
@@ -283,6 +282,7 @@ class StatementRecorder:
             self._guest_begin(dbapi_connection)
             return
         try:
+            snapshots.forget(dbapi_connection)
             setattr(dbapi_connection, _BEGUN, getattr(dbapi_connection, _BEGUN, 0) + 1)
             self._boundary("BEGIN (implicit)", dbapi_connection)
         finally:

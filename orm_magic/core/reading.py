@@ -30,6 +30,7 @@ from .capture import StatementRecorder
 from .dbapi import aborted, in_transaction
 from .errors import first_line
 from .executions import DISPLAY_OPTION
+from .snapshots import read_through
 from .urls import mask_secrets
 
 _MARKED = {DISPLAY_OPTION: True}
@@ -79,12 +80,22 @@ def display_connection(
     with engine.connect() as own:
         recorder.admit_guest(own)
         own.execution_options(**_MARKED)
+        if own.dialect.name != "sqlite" and _serializable(engine):
+            # a SERIALIZABLE read would lock (InnoDB) or leave predicate locks
+            own.execution_options(isolation_level="READ COMMITTED")
         if own.dialect.name == "postgresql" and not in_transaction(own.connection):
             # a guest waits for nobody's lock for long: SET LOCAL lasts only as
             # long as the display's own transaction
             own.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
         with short_mysql_lock_wait(own):
             yield own
+
+
+def _serializable(engine: Engine) -> bool:
+    """Whether the engine's new connections start SERIALIZABLE transactions."""
+    level = engine.get_execution_options().get("isolation_level")
+    level = level or engine.dialect.default_isolation_level or ""
+    return str(level).upper() == "SERIALIZABLE"
 
 
 @contextmanager
@@ -192,6 +203,10 @@ def read_table(
     note = None
     if session_connection is not None and not usable(session_connection):
         note = "committed rows only: " + _failure(session_connection)
+    elif session_connection is not None:
+        through, note = read_through(session_connection)
+        if not through:  # a read there would change the transaction (snapshots.py)
+            session_connection = None
     try:
         with display_connection(engine, recorder, session_connection) as conn:
             rows = [tuple(r) for r in conn.execute(rows_stmt, execution_options=_MARKED)]
