@@ -75,8 +75,8 @@ class StatementRecorder:
         #: a DML statement with RETURNING whose row count is not known yet
         self._unsettled: tuple[Entry, Any, Capture | None] | None = None
         self._lock = threading.Lock()
-        #: several sessions: each statement carries its session's name
-        self.labelled = False
+        self.labelled = False  # several sessions: each statement carries its session's name
+        self._marks = engine.dialect.name != "sqlite"  # SQLite: no read changes a transaction
         dialect = engine.dialect
         self._do_execute = dialect.do_execute
         self._do_executemany = dialect.do_executemany
@@ -205,7 +205,7 @@ class StatementRecorder:
             known = execution_facts(context)
             if context is not None:
                 context._orm_magic = known
-                if not known[0]:  # what the user's transaction has run (snapshots.py)
+                if self._marks and not known[0]:  # what the transaction ran (snapshots.py)
                     snapshots.mark(context.root_connection.connection, statement)
         hidden, table, loader = known
         if hidden:
