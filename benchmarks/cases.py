@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from harness import Result, interleaved, median, quotient
+from harness import Result, growth, interleaved, median
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import display
@@ -147,7 +147,7 @@ class Bench:
 
         The sizes are interleaved round by round (10, 10,000, 1,000,000 rows,
         then again), so that a machine that slows down between rounds slows
-        every size alike, and the size-independence quotient compares rounds
+        every size alike, and the size-independence figure compares rounds
         that ran side by side.
         """
         samples: dict[int, tuple[list[float], list[float]]] = {s: ([], []) for s in self.sizes}
@@ -180,12 +180,13 @@ class Bench:
         ]
         small, big = results[0], results[-1]
         results.append(
-            quotient(
+            growth(
                 f"size independence, {max(self.sizes):,} vs {min(self.sizes):,} rows",
                 big,
                 small,
                 1.2,
-                "orm_magic's ratio at the big table / its ratio at the small table",
+                "orm_magic at the big table less the database's own growth, over orm_magic "
+                "at the small table",
             )
         )
         return results
