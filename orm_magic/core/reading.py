@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 
 from sqlalchemy import Table, func, literal, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..data.tables import TableData
 from .capture import StatementRecorder
@@ -62,9 +62,16 @@ def _failure(conn: Connection) -> str:
 
 @contextmanager
 def display_connection(
-    engine: Engine, recorder: StatementRecorder, session_connection: Connection | None
+    engine: Engine,
+    recorder: StatementRecorder,
+    session_connection: Connection | None,
+    isolation: str | None = None,
 ) -> Iterator[Connection]:
-    """A connection to read through that changes no one's transaction."""
+    """A connection to read through that changes no one's transaction.
+
+    ``isolation``: the level of a connection of its own (by default READ
+    COMMITTED where the engine's is SERIALIZABLE, whose reads lock).
+    """
     conn = session_connection
     if conn is not None and usable(conn):
         # waiting for nobody's lock for long (rolling back to the savepoint
@@ -80,15 +87,33 @@ def display_connection(
     with engine.connect() as own:
         recorder.admit_guest(own)
         own.execution_options(**_MARKED)
-        if own.dialect.name != "sqlite" and _serializable(engine):
-            # a SERIALIZABLE read would lock (InnoDB) or leave predicate locks
-            own.execution_options(isolation_level="READ COMMITTED")
+        if own.dialect.name != "sqlite" and (isolation or _serializable(engine)):
+            own.execution_options(isolation_level=isolation or "READ COMMITTED")
         if own.dialect.name == "postgresql" and not in_transaction(own.connection):
             # a guest waits for nobody's lock for long: SET LOCAL lasts only as
             # long as the display's own transaction
             own.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
         with short_mysql_lock_wait(own):
             yield own
+
+
+#: Another InnoDB transaction with uncommitted changes (the PROCESS privilege).
+_OTHERS_WRITING = text(
+    "SELECT COUNT(*) FROM information_schema.innodb_trx "
+    "WHERE trx_mysql_thread_id <> :me AND trx_rows_modified > 0"
+)
+
+
+def _others_writing(engine: Engine, recorder: StatementRecorder, thread_id: int) -> bool:
+    """Whether a transaction other than ``thread_id``'s has uncommitted changes
+    (True when that cannot be told), read on a guest connection of its own."""
+    try:
+        with engine.connect() as own:
+            recorder.admit_guest(own)
+            found = own.execute(_OTHERS_WRITING, {"me": thread_id}, execution_options=_MARKED)
+            return bool(found.scalar_one())
+    except SQLAlchemyError:
+        return True
 
 
 def _serializable(engine: Engine) -> bool:
@@ -203,12 +228,16 @@ def read_table(
     note = None
     if session_connection is not None and not usable(session_connection):
         note = "committed rows only: " + _failure(session_connection)
-    elif session_connection is not None:
-        through, note = read_through(session_connection)
-        if not through:  # a read there would change the transaction (snapshots.py)
-            session_connection = None
+    isolation = None
+    if session_connection is not None and usable(session_connection):
+        plan = read_through(session_connection)
+        if not plan.inside:  # a read there would change the transaction (snapshots.py)
+            session_connection, note = None, plan.note
+            if plan.writer is not None and not _others_writing(engine, recorder, plan.writer):
+                # the session's own changes and the committed rows: what it would see
+                isolation, note = "READ UNCOMMITTED", None
     try:
-        with display_connection(engine, recorder, session_connection) as conn:
+        with display_connection(engine, recorder, session_connection, isolation) as conn:
             rows = [tuple(r) for r in conn.execute(rows_stmt, execution_options=_MARKED)]
             total, estimated = count_rows(conn, table, count_limit)
     except Exception as exc:

@@ -54,7 +54,8 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 
 def decision(session: Session) -> tuple[bool, str | None]:
-    return read_through(session.connection())
+    plan = read_through(session.connection())
+    return plan.inside, plan.note
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
@@ -86,10 +87,41 @@ def test_after_a_write_only_innodb_is_read_beside_and_says_so(engine) -> None:
         session.add(Item(id=2, name="two"))
         session.flush()
         through, note = decision(session)
-    if engine.dialect.name == "postgresql":  # its first statement fixed the snapshot
+    if engine.dialect.name == "postgresql":  # its first write fixed the snapshot
         assert (through, note) == (True, None)
     else:
         assert not through and note is not None and "REPEATABLE READ snapshot" in note
+
+
+@pytest.mark.parametrize("engine", SERVERS, indirect=True)
+def test_statements_that_take_no_snapshot_do_not_count_as_a_read(engine) -> None:
+    with Session(engine) as session:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        session.begin_nested()  # a SAVEPOINT: PostgreSQL takes no snapshot for it
+        session.execute(text("SELECT 1")).all()  # no table: InnoDB makes no read view
+        assert decision(session) == (False, None)
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_display_after_a_savepoint_leaves_the_snapshot_unfixed(pg_url) -> None:
+    """Differential: the session sees a row committed after the display, as
+    plain SQLAlchemy's does (a read inside would have fixed its snapshot)."""
+    from orm_magic.core.reading import read_table
+
+    engine = create_engine(pg_url, isolation_level="REPEATABLE READ")
+    Base.metadata.create_all(engine)
+    recorder = StatementRecorder(engine)
+    try:
+        with Session(engine) as session, Session(engine) as other:
+            session.begin_nested()
+            shown = read_table(engine, recorder, session.connection(), Item.__table__, 5)
+            other.add(Item(id=7, name="seven"))
+            other.commit()
+            assert shown.rows == [] and shown.note is None
+            assert session.scalars(select(Item.id)).all() == [7]
+    finally:
+        recorder.close()
+        engine.dispose()
 
 
 @pytest.mark.parametrize("engine", SERVERS, indirect=True)
@@ -131,12 +163,16 @@ def test_marks_are_per_statement_kind() -> None:
         pass
 
     checkout = Checkout()
-    snapshots.mark(checkout, "  select * from t for update")
+    snapshots.mark(checkout, "SAVEPOINT sa_savepoint_1")
+    snapshots.mark(checkout, "SET lock_timeout = 200")
+    snapshots.mark(checkout, "SELECT 1")  # no table: no read view on InnoDB
     assert checkout._orm_magic_transaction == snapshots.RAN
-    snapshots.mark(checkout, "WITH x AS (SELECT 1) SELECT * FROM x")
+    snapshots.mark(checkout, "  select * from t for update")
+    assert checkout._orm_magic_transaction == snapshots.RAN | snapshots.LOCKED
+    snapshots.mark(checkout, "(SELECT a FROM t) UNION (SELECT a FROM u)")
     snapshots.mark(checkout, "INSERT INTO t VALUES (1)")
-    flags = snapshots.RAN | snapshots.READ | snapshots.WROTE
-    assert checkout._orm_magic_transaction == flags
+    everything = snapshots.RAN | snapshots.READ | snapshots.LOCKED | snapshots.WROTE
+    assert checkout._orm_magic_transaction == everything
     snapshots.forget(checkout)
     assert checkout._orm_magic_transaction == 0
 
