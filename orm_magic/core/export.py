@@ -262,17 +262,21 @@ def _mysql_scratch(url: str) -> Iterator[Connection]:
                     f" (dropped after), which failed: {_one_line(exc)};"
                     " the user needs CREATE and DROP on the server"
                 ) from exc
+            failed: BaseException | None = None
             try:
                 with scratch.connect() as conn:
                     yield conn
+            except BaseException as exc:
+                failed = exc
+                raise
             finally:
                 try:
                     admin.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
                 except DBAPIError as exc:
-                    raise WorkspaceError(
-                        f"the database {name}, made on the server for the export, could not"
-                        f" be dropped: {_one_line(exc)}; drop it by hand"
-                    ) from exc
+                    left = f"the database {name}, made for the export, is left: drop it by hand"
+                    if failed is not None:  # the export failed first: say both, its first
+                        raise WorkspaceError(f"{_one_line(failed)}; {left}") from failed
+                    raise WorkspaceError(f"{left} ({_one_line(exc)})") from exc
     finally:
         scratch.dispose()
         server.dispose()

@@ -97,7 +97,8 @@ def apply(
         if code:  # the whole migration ran, then the deletes failed
             from . import migrate
 
-            raise migrate.not_rolled_back(exc, code) from exc
+            error = migrate.not_rolled_back(exc, code)
+            raise (WorkspaceError(f"{error}; and {stays}") if stays else error) from exc
         if stays:
             raise WorkspaceError(
                 f"{exc if isinstance(exc, WorkspaceError) else describe_error(exc)}; but {stays}"
@@ -111,9 +112,11 @@ def _drop_created(conn: Connection, created: list[Table]) -> str:
     empty: made a moment ago). Returns "" or, when that fails, what stays."""
     try:
         conn.execution_options(**{DISPLAY_OPTION: True})  # our own read; the DROPs are shown
-        inspector = inspect(conn)  # a new one: the first read before the CREATEs
-        made = [t for t in created if inspector.has_table(t.name, t.schema)]
-        conn.execution_options(**{DISPLAY_OPTION: False})
+        try:
+            inspector = inspect(conn)  # a new one: the first read before the CREATEs
+            made = [t for t in created if inspector.has_table(t.name, t.schema)]
+        finally:
+            conn.execution_options(**{DISPLAY_OPTION: False})
         for table in reversed(sort_tables(made)):
             table.drop(conn)
     except Exception as exc:
