@@ -136,7 +136,10 @@ def growth(case: str, big: Result, small: Result, target: float, note: str) -> R
     Its time at the big table, less what the database itself costs more
     there (the plain side's growth: a deeper b-tree to insert into, a longer
     ``count(*)``), over its time at the small table: 1.00 when orm_magic adds
-    nothing that grows with the table. (The quotient of the two ratios would
+    nothing that grows with the table. This rests on both sides doing the same
+    database work that grows (on SQLite, orm_magic's count is exact, as the
+    plain cell's ``count(*)`` is): a growing step of the plain side's alone
+    would hide as much of orm_magic's own growth. (The quotient of the two ratios would
     not do: orm_magic takes half the plain cell's time, so the same added
     0.7 ms of the database's own raises its ratio more than the plain one.)
     """
