@@ -237,8 +237,8 @@ def mysql_holders(
             held = {row[0] for row in found}
     except SQLAlchemyError:  # no PROCESS privilege: the sessions in a transaction
         return list(threads.values())
-    found = [named for thread_id, named in threads.items() if thread_id in held]
-    return found or list(threads.values())  # none: a metadata lock, held by any reader
+    holding = [named for thread_id, named in threads.items() if thread_id in held]
+    return holding or list(threads.values())  # none: a metadata lock, held by any reader
 
 
 def sqlite_holders(others: list[NamedSession]) -> list[NamedSession]:
