@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io
-import logging
 from dataclasses import dataclass, field
 from pprint import pformat
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session
 
+from .core.echo import echo_log
 from .helpers import error_name, run
 
 #: The SQL a statement was sent with and its parameters, as Python values.
@@ -135,41 +135,6 @@ def _facts(run: Run) -> Any:
 
 
 # -- plain SQLAlchemy ---------------------------------------------------------------
-class _EchoRecords(logging.Handler):
-    """What ``echo=True`` prints, kept as (statement, parameters) pairs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[Sent] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = str(record.msg)
-        if message.startswith("[") and record.args:
-            # "[generated in 0.0001s] %r": the parameters of the statement just
-            # logged, wrapped in a repr helper that keeps the values themselves
-            shown = record.args[-1]  # type: ignore[index]
-            parameters = getattr(shown, "params", shown)
-            sql, _ = self.sent[-1]
-            self.sent[-1] = (sql, parameters)
-        else:
-            self.sent.append((record.getMessage().strip(), None))
-
-
-@contextlib.contextmanager
-def echo_records() -> Any:
-    """Record what SQLAlchemy's engine logging reports while the block runs."""
-    handler = _EchoRecords()
-    logger = logging.getLogger("sqlalchemy.engine.Engine")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def plain_namespace(engine: Engine, form: str) -> dict[str, Any]:
     """What a plain notebook would hold in the place of orm_magic's names."""
     namespace: dict[str, Any] = {"__name__": "__main__", "engine": engine}
@@ -190,7 +155,7 @@ def run_plain(url: str, steps: list[Step], form: str) -> Run:
     engine.connect().close()
     namespace = plain_namespace(engine, form)
     outcomes = []
-    with echo_records() as records:
+    with echo_log() as records:
         for step in steps:
             code = step.reference(form)
             start = len(records.sent)
