@@ -250,9 +250,9 @@ def interleaved(
             # (and not the other) would decide the ratio by chance.
             gc.disable()
             try:
-                start = clock()
+                began = clock()
                 measured = run()
-                elapsed = clock() - start
+                elapsed = clock() - began
             finally:
                 gc.enable()
             if isinstance(measured, float):  # the run timed itself (a child process)

@@ -52,3 +52,27 @@ def test_quick_benchmark_prints_every_case(tmp_path: Path) -> None:
     (a_big, b_big), (a_small, b_small) = big["times"], small["times"]
     assert independence["figure"] == pytest.approx((a_big - (b_big - b_small)) / a_small)
     assert big["case"].endswith("10,000 rows") and small["case"].endswith(" 10 rows")
+
+
+def test_interleaved_rounds_alternate_which_side_runs_first() -> None:
+    """AB, BA, AB, ...: a machine that slows down or warms up meets both sides alike.
+
+    (The timer once reused the name of the ``start`` argument, and every round
+    after the first ran B first.)
+    """
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import harness
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    calls: list[str] = []
+    a, b = harness.interleaved(
+        lambda: calls.append("a"), lambda: calls.append("b"), rounds=4, warmup=1
+    )
+    assert len(a) == len(b) == 4
+    assert calls == ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b"]
+    calls.clear()
+    harness.interleaved(
+        lambda: calls.append("a"), lambda: calls.append("b"), rounds=2, warmup=0, start=1
+    )
+    assert calls == ["b", "a", "a", "b"]
