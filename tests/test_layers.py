@@ -116,11 +116,9 @@ def test_no_two_module_names_differ_only_by_a_suffix():
 #: (``tests/<floor>/test_<module>.py``, no shell), and where they are tested
 #: meanwhile: the remaining work of mirroring the tests on the modules.
 UNMIRRORED = {
-    "core.engine": "tested directly in test_engine.py and test_connect.py",
     "core.export": "through %orm_export in test_export.py (Alembic's own upgrade after it)",
     "core.migrate": "through %%model in test_migrations.py, on real servers",
     "core.mysql_traps": "tested directly in test_mysql_traps.py, on real MariaDB",
-    "core.reading": "tested directly in test_reading.py, on real servers",
     "core.reflect": "through %orm_reflect in test_reflect.py",
     "core.scaffold": "through %orm_export in test_export.py",
     "core.schema_changes": "through %%model in test_migrations.py, on real servers",
