@@ -21,7 +21,6 @@ from sqlalchemy.orm import Mapper
 from ..core.instances import is_mapped_instance
 from ..core.query import QueryError, run_query
 from ..core.state_views import session_view, state_view
-from ..present.diagram import er_diagram
 from ..present.log import log_frame
 from ..present.report import CellReport
 from ..present.views import InspectionReport
@@ -199,6 +198,8 @@ class ExploreMagics(MagicFamily):
             known = ", ".join(sorted(models))
             raise UsageError(f"%orm_diagram: unknown model {unknown[0]!r}; known models: {known}")
         chosen = [models[name] for name in args.models] if args.models else list(models.values())
+        from ..present.diagram import er_diagram  # when used: %load_ext stays light
+
         diagram = er_diagram(chosen, self.orm.workspace.engine.dialect)
         if save:  # before the display: a cell that fails shows only its error
             try:

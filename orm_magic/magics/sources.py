@@ -14,9 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Mapper
 
 from ..core.errors import WorkspaceError
-from ..core.load import make_instances
 from ..core.model_cells import is_mapped_class
-from ..core.reflect import reflect_source
 from .family import MagicFamily
 from .lines import split_options, unquoted
 
@@ -98,6 +96,8 @@ class SourceMagics(MagicFamily):
         Reading the schema begins or ends no transaction and is not logged.
         """
         args = parse_argstring(self.orm_reflect, line)
+        from ..core.reflect import reflect_source  # when used: %load_ext stays light
+
         ws = self.workspace
         mapped: dict[str, str] = {}
         for cls in ws.all_models().values():
@@ -164,6 +164,8 @@ class SourceMagics(MagicFamily):
                 if bar is None:
                     bar = ProgressBar(f"%orm_load {model.__name__}", total)
                 bar.advance(done, total)
+
+            from ..core.load import make_instances  # when used: %load_ext stays light
 
             long_load = getattr(self.user_shell, "kernel", None) is not None
             try:
