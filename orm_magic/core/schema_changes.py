@@ -89,7 +89,8 @@ def apply(
             notes, code = migration.notes(), migration.code
         for table in reversed(sort_tables([t for t in found if t.key in emptied])):
             deleted = conn.execute(table.delete()).rowcount
-            notes.append(f"table {table.name} emptied (--drop): {deleted:,} rows deleted")
+            rows = f"{deleted:,} {'row' if deleted == 1 else 'rows'}"
+            notes.append(f"table {table.name} emptied (--drop): {rows} deleted")
     except Exception as exc:
         if conn.dialect.name not in MYSQL:
             raise  # the transaction's rollback undoes it all
