@@ -1,4 +1,7 @@
-"""MySQL's traps on a real MariaDB: one line saying what to change, and nothing changed."""
+"""MySQL's traps on a real MariaDB: one line saying what to change, and nothing changed.
+
+(what_to_change and driver_message called directly: tests/core/test_mysql_traps.py.)
+"""
 
 from __future__ import annotations
 
@@ -219,19 +222,3 @@ def test_a_text_default_is_accepted_by_mariadb(ip):
     run(ip, "%orm_add Note(id=1)\n%orm_commit")
     with ip.user_ns["engine"].connect() as conn:
         assert conn.exec_driver_sql("SELECT body FROM notes").scalar() == "empty"
-
-
-def test_mysqls_refusal_of_a_text_default_is_read_as_what_to_change():
-    # MySQL 8's own error, as PyMySQL raises it: MariaDB never sends it, so
-    # this checks the reading of the message only, not a real server.
-    import pymysql
-
-    from orm_magic.core.mysql_traps import what_to_change
-
-    refusal = pymysql.err.OperationalError(
-        1101, "BLOB, TEXT, GEOMETRY or JSON column 'body' can't have a default value"
-    )
-    line = what_to_change(sqlalchemy.exc.OperationalError("CREATE TABLE notes", {}, refusal))
-    assert line is not None
-    assert line.startswith("MySQL allows no `server_default` on a `Text`")
-    assert line.endswith("use `default=` (set by SQLAlchemy) or a `String(255)` (column 'body')")

@@ -1,4 +1,7 @@
-"""No part of a password in any output, for any URL a user can type, well-formed or not."""
+"""No part of a password in any output of %orm_connect or %config, for any URL a user can type.
+
+(safe_url and url_problem called directly: tests/core/test_urls.py.)
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from orm_magic.core.urls import SECRET_KEYS, safe_url, url_problem
+from orm_magic.core.urls import SECRET_KEYS
 
 from .helpers import run
 
@@ -106,27 +109,6 @@ def test_no_output_shows_any_part_of_the_password(ip, case):
     found = leaks("\n".join(shown), forms)
     assert not found, f"{url!r} shows {found}:\n{out.stderr}{out.text}"
     assert len(str(error).splitlines()) <= 1
-
-
-@pytest.mark.parametrize(
-    "url, problem",
-    [
-        ("postgresql+psycopg://ann:QXZJKV@localhost:abc/shop", "the port is not a number"),
-        ("postgresql+psycopg://ann:QXZJKV@[localhost/shop", "unmatched '['"),
-        ("postgresql+psycopg//ann:QXZJKV@localhost/shop", "no '://'"),
-        ("postgresql+psycopg:///ann:QXZJKV@localhost/shop", "one '/' too many"),
-        ("postgresql+psycopg://ann:QXZ@JKVW@localhost/shop", "write '@' in a password as %40"),
-    ],
-)
-def test_a_malformed_url_is_refused_before_any_driver_sees_it(url, problem):
-    assert problem in (url_problem(url) or "")
-    assert "QXZ" not in safe_url(url) and "JKV" not in safe_url(url)
-
-
-def test_a_well_formed_url_is_shown_with_its_password_masked():
-    url = "postgresql+psycopg://ann:QX%40ZJ@db:5432/shop?sslmode=require&token=KVWQ"
-    assert url_problem(url) is None
-    assert safe_url(url) == "postgresql+psycopg://ann:***@db:5432/shop?sslmode=require&token=***"
 
 
 def test_config_orm_magic_does_not_show_the_url_password(shell, monkeypatch, tmp_path):
