@@ -81,12 +81,19 @@ def sql_html(sql: str) -> str:
     from pygments.token import string_to_tokentype
 
     styles = [(string_to_tokentype(name), style) for name, style in SQL_STYLES]
+    tokens = list(SqlLexer().get_tokens(sql))
+    # Pygments ends the text with a newline of its own, which may sit inside the
+    # last token (a `--` comment keeps its line's end): it is not the user's.
+    while tokens and not tokens[-1][1].rstrip("\n"):
+        tokens.pop()
+    if tokens:
+        tokens[-1] = (tokens[-1][0], tokens[-1][1].rstrip("\n"))
     parts = []
-    for token, value in SqlLexer().get_tokens(sql):
+    for token, value in tokens:
         text = html.escape(value)
         style = next((s for kind, s in styles if token in kind), None)
         parts.append(f'<span style="{style}">{text}</span>' if style and value.strip() else text)
-    return "".join(parts).rstrip("\n")
+    return "".join(parts)
 
 
 def statement_html(statement: Statement) -> str:

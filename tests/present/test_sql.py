@@ -44,6 +44,12 @@ def test_keywords_are_styled_with_the_notebooks_colours() -> None:
     )
 
 
+def test_a_comment_at_the_end_keeps_no_newline_of_pygments() -> None:
+    # Pygments adds a newline at the end, and a `--` comment takes it into its token
+    assert seen(sql_html("SELECT 1 --")) == "SELECT 1 --"
+    assert seen(sql_html("--")) == "--"
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.text(
