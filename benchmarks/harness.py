@@ -42,6 +42,10 @@ class Result:
     by_process: list[float] = field(default_factory=list)
     #: for a growth figure: the two cases it compares (see :func:`growth`)
     of: list[str] = field(default_factory=list)
+    #: what the ratio is: "decile" (the first deciles' ratio, see :attr:`ratio`)
+    #: or "paired" (the median of the paired rounds' ratios, for a case whose
+    #: rounds differ far more from one another than the two sides of a round do)
+    by: str = "decile"
 
     def _pairs(self) -> list[float]:
         a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
@@ -79,6 +83,8 @@ class Result:
         (the same code on both sides). With few rounds, the median of the
         paired ratios; without pairs, the ratio of the medians.
         """
+        if self.by == "paired" and self.paired is not None:
+            return self.paired
         a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
         if a and b and min(len(a), len(b)) >= DECILE_ROUNDS:
             return low_decile(a) / low_decile(b)  # the same as self.times
@@ -92,6 +98,8 @@ class Result:
     def times(self) -> tuple[float | None, float | None]:
         """The two times the ratio compares: the first deciles, or the medians."""
         a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
+        if self.by == "paired":
+            return self.orm_magic, self.baseline
         if self.kind != "difference" and a and b and min(len(a), len(b)) >= DECILE_ROUNDS:
             return low_decile(a), low_decile(b)
         return self.orm_magic, self.baseline
@@ -195,6 +203,7 @@ def merge(parts: list[Result]) -> Result:
         runs=sum(part.runs for part in parts),
         note=first.note,
         samples=samples,
+        by=first.by,
     )
     if len(parts) > 1:
         merged.by_process = [part.figure for part in parts if part.figure is not None]

@@ -54,17 +54,22 @@ def test_quick_benchmark_prints_every_case(tmp_path: Path) -> None:
     assert big["case"].endswith("10,000 rows") and small["case"].endswith(" 10 rows")
 
 
+def harness_module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import harness
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return harness
+
+
 def test_interleaved_rounds_alternate_which_side_runs_first() -> None:
     """AB, BA, AB, ...: a machine that slows down or warms up meets both sides alike.
 
     (The timer once reused the name of the ``start`` argument, and every round
     after the first ran B first.)
     """
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import harness
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    harness = harness_module()
     calls: list[str] = []
     a, b = harness.interleaved(
         lambda: calls.append("a"), lambda: calls.append("b"), rounds=4, warmup=1
@@ -76,3 +81,17 @@ def test_interleaved_rounds_alternate_which_side_runs_first() -> None:
         lambda: calls.append("a"), lambda: calls.append("b"), rounds=2, warmup=0, start=1
     )
     assert calls == ["b", "a", "a", "b"]
+
+
+def test_a_paired_figure_is_the_median_of_the_rounds_ratios_and_survives_pooling() -> None:
+    harness = harness_module()
+    # rounds far apart from one another, each pair close: 1.1, 1.2, 1.0, ... 1.1
+    a = [1.1, 2.4, 1.0, 3.3, 1.1, 2.2, 1.05, 1.1, 2.2, 1.1]
+    b = [1.0, 2.0, 1.0, 3.0, 1.0, 2.0, 1.0, 1.0, 2.0, 1.0]
+    samples = {"orm_magic": a, "baseline": b}
+    paired = harness.Result("load", 1.0, 1.0, 1.15, samples=samples, by="paired")
+    assert paired.ratio == pytest.approx(1.1)
+    decile = harness.Result("load", 1.0, 1.0, 1.15, samples=samples)
+    assert decile.ratio == pytest.approx(harness.low_decile(a) / harness.low_decile(b))
+    pooled = harness.merge([paired, harness.Result.from_json(paired.as_json())])
+    assert pooled.by == "paired" and pooled.ratio == pytest.approx(1.1)
