@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Below this many rounds per side the low decile is too close to the minimum
-#: to be steady, and the figure falls back to the median of the paired ratios.
+#: to be steady, and an undisturbed time falls back to the median.
 DECILE_ROUNDS = 10
 
 
@@ -42,10 +42,9 @@ class Result:
     by_process: list[float] = field(default_factory=list)
     #: for a growth figure: the two cases it compares (see :func:`growth`)
     of: list[str] = field(default_factory=list)
-    #: what the ratio is: "decile" (the first deciles' ratio, see :attr:`ratio`)
-    #: or "paired" (the median of the paired rounds' ratios, for a case whose
-    #: rounds differ far more from one another than the two sides of a round do)
-    by: str = "decile"
+    #: what the ratio is: "paired" (the median of the paired rounds' ratios,
+    #: see :attr:`ratio`) or "decile" (the ratio of the two sides' first deciles)
+    by: str = "paired"
 
     def _pairs(self) -> list[float]:
         a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
@@ -76,18 +75,20 @@ class Result:
     def ratio(self) -> float | None:
         """The figure compared with a ratio target.
 
-        With enough rounds, the ratio of the two sides' first deciles: each
-        side's undisturbed cost. Two full runs of the median of paired ratios
-        differed by up to 0.12 here (bulk: 1.18 and 1.09) while the low
-        deciles of the same kind of rounds agreed within 0.01 in A/A runs
-        (the same code on both sides). With few rounds, the median of the
-        paired ratios; without pairs, the ratio of the medians.
+        The median of the paired rounds' ratios: the two sides of a round run
+        back to back (AB, then BA), so that a machine busier or slower for a
+        while weighs on both. Since the rounds alternate (before, every round
+        after the first ran B first), the A/A row (the same code on both
+        sides) gave paired medians of 1.004 and 0.998 in two full runs, where
+        the first deciles' ratio gave 1.020 and 0.930; for bulk, 1.096 and 1.087
+        against 1.043 and 1.104. With ``by="decile"``, the first deciles'
+        ratio; without pairs, the ratio of the medians.
         """
         if self.by == "paired" and self.paired is not None:
             return self.paired
-        a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
-        if a and b and min(len(a), len(b)) >= DECILE_ROUNDS:
-            return low_decile(a) / low_decile(b)  # the same as self.times
+        a, b = self.undisturbed
+        if self.by == "decile" and a is not None and b:
+            return a / b
         if self.paired is not None:
             return self.paired
         if self.orm_magic is None or not self.baseline:
@@ -95,13 +96,22 @@ class Result:
         return self.orm_magic / self.baseline
 
     @property
-    def times(self) -> tuple[float | None, float | None]:
-        """The two times the ratio compares: the first deciles, or the medians."""
+    def undisturbed(self) -> tuple[float | None, float | None]:
+        """Each side's own cost: its first decile, or its median with few rounds.
+
+        What an absolute time is best measured by (see :func:`low_decile`):
+        the growth figure rests on these.
+        """
         a, b = self.samples.get("orm_magic"), self.samples.get("baseline")
-        if self.by == "paired":
-            return self.orm_magic, self.baseline
         if self.kind != "difference" and a and b and min(len(a), len(b)) >= DECILE_ROUNDS:
             return low_decile(a), low_decile(b)
+        return self.orm_magic, self.baseline
+
+    @property
+    def times(self) -> tuple[float | None, float | None]:
+        """The two times shown: the medians, or the first deciles for ``by="decile"``."""
+        if self.by == "decile":
+            return self.undisturbed
         return self.orm_magic, self.baseline
 
     @property
@@ -128,6 +138,7 @@ class Result:
             figure=self.figure,
             met=self.met,
             spread=self.spread,
+            undisturbed=self.undisturbed,
         )
         return data
 
@@ -150,8 +161,10 @@ def growth(case: str, big: Result, small: Result, target: float, note: str) -> R
     would hide as much of orm_magic's own growth. (The quotient of the two ratios would
     not do: orm_magic takes half the plain cell's time, so the same added
     0.7 ms of the database's own raises its ratio more than the plain one.)
+    The four times are first deciles, each side's undisturbed cost: two full
+    runs gave 1.021 and 0.995 so, and 1.005 and 0.928 with medians.
     """
-    (a_big, b_big), (a_small, b_small) = big.times, small.times
+    (a_big, b_big), (a_small, b_small) = big.undisturbed, small.undisturbed
     known = a_big is not None and b_big is not None and b_small is not None
     return Result(
         case,

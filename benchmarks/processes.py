@@ -79,11 +79,11 @@ def load(rounds: int) -> Result:
         return python(code, seed=next(calls) // 2 + 1)
 
     a, b = interleaved(lambda: child(LOAD_ORM), lambda: child(LOAD_PLAIN), rounds)
-    # The figure is the median of the paired rounds' ratios, not the first
-    # deciles': a fresh process's CPU time moved by a third from one round to
-    # the next here (0.64 to 0.98 s on the plain side), alike on both sides of
-    # a round (back to back, one hash seed). Two runs of 30 rounds gave paired
-    # medians of 1.047 and 1.045, and first-decile ratios of 1.072 and 1.025.
+    # A fresh process's CPU time moved by a third from one round to the next
+    # here (0.64 to 0.98 s on the plain side), alike on both sides of a round
+    # (back to back, one hash seed): the paired ratios cancel it. Two runs of
+    # 30 rounds gave paired medians of 1.047 and 1.045, and first-decile
+    # ratios of 1.072 and 1.025.
     return Result(
         "load",
         median(a),
@@ -91,7 +91,6 @@ def load(rounds: int) -> Result:
         1.15,
         runs=rounds,
         samples={"orm_magic": a, "baseline": b},
-        by="paired",
     )
 
 

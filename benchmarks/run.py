@@ -6,10 +6,10 @@
 
 Each case times orm_magic (A) and its baseline (B) in alternating rounds. The
 in-process cases run in several worker processes, one after another, each with
-a fixed hash seed; their rounds are pooled. A ratio is that of the two sides'
-first deciles (each side's undisturbed cost, see harness.Result.ratio), shown
-beside the median of the paired rounds' ratios and the range of the
-processes' own figures.
+a fixed hash seed; their rounds are pooled. A ratio is the median of the
+paired rounds' ratios (see harness.Result.ratio), shown beside the ratio of
+the two sides' first deciles and the range of the processes' own figures; the
+times shown are the two sides' medians.
 """
 
 from __future__ import annotations
@@ -102,13 +102,15 @@ def print_row(result: Result) -> None:
     else:
         figure = "-" if result.figure is None else f"{result.figure:.3f}"
         target = "-" if result.target is None else f"<= {result.target:.2f}"
-    paired = result.paired if result.kind != "difference" else None
+    # beside the figure: the first deciles' ratio, the other way to read the rounds
+    low_a, low_b = result.undisturbed
+    deciles = low_a / low_b if result.kind != "difference" and low_a and low_b else None
     spread = result.by_process if result.kind != "difference" else []
     processes = f"{min(spread):.2f}–{max(spread):.2f}" if spread else "-"
     print(
         f"{result.case:<48} {fmt(result.times[0], result.unit):>11} "
         f"{fmt(result.times[1], result.unit):>11} {figure:>9} "
-        f"{'-' if paired is None else f'{paired:.3f}':>8} {processes:>11} {target:>11}  "
+        f"{'-' if deciles is None else f'{deciles:.3f}':>8} {processes:>11} {target:>11}  "
         f"{verdict(result)}"
         + (f"  ({result.note})" if result.note and result.kind == "info" else ""),
         flush=True,
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     info["processes"] = plan.processes
     print(" · ".join(f"{k} {v}" for k, v in info.items()))
     header = (
-        f"{'case':<48} {'orm_magic':>11} {'baseline':>11} {'ratio':>9} {'paired':>8} "
+        f"{'case':<48} {'orm_magic':>11} {'baseline':>11} {'ratio':>9} {'deciles':>8} "
         f"{'processes':>11} {'target':>11}"
     )
     print(header)
