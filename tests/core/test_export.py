@@ -10,6 +10,7 @@ against plain ``create_all`` of the same tables on another (compared through
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -155,9 +156,9 @@ def test_a_later_export_holds_only_the_difference_and_keeps_the_rows(tmp_path) -
         "    batch_op.add_column(sa.Column('email', sa.String(), nullable=True))"
     )
     assert len(revisions(project)) == 2 and second.head == second.revision != first.head
-    assert f"down_revision: Union[str, Sequence[str], None] = '{first.head}'" in (
-        next(p for p in revisions(project) if p.name.startswith(second.head)).read_text()
-    )
+    text = next(p for p in revisions(project) if p.name.startswith(second.head)).read_text()
+    # the annotation is the template's, which differs between Alembic releases
+    assert re.search(rf"^down_revision\b[^=\n]*= '{first.head}'$", text, re.MULTILINE)
     upgrade(project, url)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT id, name, email FROM users").all() == [(1, "ed", None)]
