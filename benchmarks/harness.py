@@ -81,8 +81,9 @@ class Result:
         after the first ran B first), the A/A row (the same code on both
         sides) gave paired medians of 1.004 and 0.998 in two full runs, where
         the first deciles' ratio gave 1.020 and 0.930; for bulk, 1.096 and 1.087
-        against 1.043 and 1.104. With ``by="decile"``, the first deciles'
-        ratio; without pairs, the ratio of the medians.
+        against 1.043 and 1.104. With ``by="decile"`` (which no case uses
+        now), the first deciles' ratio, or with few rounds the medians'; without
+        pairs, the ratio of the medians.
         """
         if self.by == "paired" and self.paired is not None:
             return self.paired

@@ -82,8 +82,10 @@ def load(rounds: int) -> Result:
     # A fresh process's CPU time moved by a third from one round to the next
     # here (0.64 to 0.98 s on the plain side), alike on both sides of a round
     # (back to back, one hash seed): the paired ratios cancel it. Two runs of
-    # 30 rounds gave paired medians of 1.047 and 1.045, and first-decile
-    # ratios of 1.072 and 1.025.
+    # this case alone (30 rounds, 2026-12-02 12:05 UTC) gave paired medians of
+    # 1.047 and 1.045, and first-decile ratios of 1.072 and 1.025; four full
+    # runs later that day read 1.07, 1.11, 1.10 and 1.11 (the machine's state
+    # moves it more than the statistic does).
     return Result(
         "load",
         median(a),

@@ -9,7 +9,8 @@ in-process cases run in several worker processes, one after another, each with
 a fixed hash seed; their rounds are pooled. A ratio is the median of the
 paired rounds' ratios (see harness.Result.ratio), shown beside the ratio of
 the two sides' first deciles and the range of the processes' own figures; the
-times shown are the two sides' medians.
+times shown are the two sides' medians (for the growth row, the two times
+its figure divides: see harness.growth).
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ class Plan:
 
 # Bulk rounds of 25,000 objects: the cost per object is the same as at
 # 100,000 (one INSERT per object either way), and four times the rounds fit in
-# the same time, which the first decile needs.
+# the same time.
 # Add-one rounds: 40 per process, 200 pooled. With 30 pooled, two runs of the
-# size-independence figure differed by up to 0.09; with 200, by 0.004.
-# Bulk rounds: 12 per process, 60 pooled: with 30, three runs gave 1.09, 1.09, 1.04.
+# size-independence figure differed by up to 0.09; with 200, two runs of the
+# add-one case alone by 0.004, two full runs on 2026-12-02 by 0.07.
+# Bulk rounds: 12 per process, 60 pooled (with 30, three runs gave 1.09, 1.09
+# and 1.04, by first deciles and while every round but the first ran B first).
 FULL = Plan([10, 10_000, 1_000_000], 5, 40, 30, 25_000, 12, 1_000_000, 100_000, 3, 100_000, 2)
 QUICK = Plan([10, 1_000, 10_000], 2, 2, 2, 1_000, 2, 10_000, 1_000, 1, 1_000, 1)
 PLANS = {"full": FULL, "quick": QUICK}
@@ -104,7 +107,8 @@ def print_row(result: Result) -> None:
         target = "-" if result.target is None else f"<= {result.target:.2f}"
     # beside the figure: the first deciles' ratio, the other way to read the rounds
     low_a, low_b = result.undisturbed
-    deciles = low_a / low_b if result.kind != "difference" and low_a and low_b else None
+    plain = result.kind != "difference" and not result.of  # a growth row has no rounds
+    deciles = low_a / low_b if plain and low_a and low_b else None
     spread = result.by_process if result.kind != "difference" else []
     processes = f"{min(spread):.2f}–{max(spread):.2f}" if spread else "-"
     print(
