@@ -14,26 +14,13 @@ from hypothesis import strategies as st
 
 from orm_magic.core.urls import SECRET_KEYS
 
+from .core.test_urls import SHAPES  # the URL shapes a user may type around a secret
 from .helpers import run
 
 #: Secrets alternate these letters, which no output holds, with any character:
 #: every 4 characters of a secret hold 2 of them, so a match is a leak.
 LETTERS = "QXZJKVW"
 SPECIALS = "@:/%?#[]&!$ '\"*"
-
-SHAPES = [
-    "{scheme}://ann:{pw}@{host}/shop",  # well-formed, unless the password is not
-    "{scheme}//ann:{pw}@{host}/shop",  # the ':' missing
-    "{scheme}:ann:{pw}@{host}/shop",  # the '//' missing
-    "{scheme}:///ann:{pw}@{host}/shop",  # one '/' too many
-    "{scheme}://ann:{pw}@{host}x/shop",  # a port that is no number
-    "{scheme}://ann:{pw}@[{host}/shop",  # an unclosed '['
-    "{scheme}://ann:{pw}@[::1/shop",
-    "{scheme}://ann:{pw}@{host}]/shop",
-    "{scheme}://ann@{host}/shop?{key}={pw}",  # secrets in the query string
-    "{scheme}://ann@{host}/shop?sslmode=disable&{key}={pw}&application_name=x",
-    "{scheme}://ann:{pw}@{host}/shop?connect_timeout=1",
-]
 
 
 @pytest.fixture(autouse=True)
