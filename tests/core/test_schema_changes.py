@@ -24,16 +24,7 @@ from orm_magic.core.migrate import DestructiveChange, NotRolledBack
 from orm_magic.core.workspace import Workspace
 
 from .echo import echo_log
-
-
-def users(metadata: MetaData, *columns: Column) -> Table:
-    return Table(
-        "users",
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("name", String(50)),
-        *columns,
-    )
+from .test_migrate import users
 
 
 def nicknamed() -> Table:
